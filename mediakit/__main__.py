@@ -1,0 +1,3 @@
+from mediakit.cli import main
+
+raise SystemExit(main())

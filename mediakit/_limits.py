@@ -1,0 +1,161 @@
+"""What X accepts per media category: the one limits table.
+
+The client's category inference and preflight and the emulator's INIT and FINALIZE checks all
+read this table, so the emulator refuses exactly what preflight flags. Sizes are X's documented
+upload limits (../shared/x-media-api.md §3); Premium accounts differ, so every number can be
+overridden: ``Limits(max_bytes={"tweet_video": 16 * 2**30})``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "ASYNC_CATEGORIES",
+    "CATEGORIES",
+    "IMAGE_TYPES",
+    "MEDIA_TYPES",
+    "SUBTITLE_TYPES",
+    "VIDEO_TYPES",
+    "Limits",
+    "canonical_category",
+]
+
+MiB = 1024 * 1024
+
+IMAGE_TYPES = (
+    "image/jpeg",
+    "image/pjpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "image/bmp",
+    "image/tiff",
+)
+VIDEO_TYPES = ("video/mp4", "video/quicktime", "video/webm", "video/mp2t")
+SUBTITLE_TYPES = ("text/srt", "text/vtt")
+MODEL_TYPES = ("model/gltf-binary", "model/vnd.usdz+zip")
+# The v2 initialize enum (OAS v2.167), in X's order of kinds.
+MEDIA_TYPES = (
+    "video/mp4",
+    "video/webm",
+    "video/mp2t",
+    "video/quicktime",
+    "text/srt",
+    "text/vtt",
+    "image/jpeg",
+    "image/gif",
+    "image/bmp",
+    "image/png",
+    "image/webp",
+    "image/pjpeg",
+    "image/tiff",
+    *MODEL_TYPES,
+)
+
+CATEGORIES = (
+    "amplify_video",
+    "tweet_gif",
+    "tweet_image",
+    "tweet_video",
+    "dm_gif",
+    "dm_image",
+    "dm_video",
+    "subtitles",
+)
+# Categories whose media X processes after FINALIZE (processing_info, STATUS polling).
+ASYNC_CATEGORIES = frozenset(
+    {"amplify_video", "tweet_gif", "tweet_video", "dm_gif", "dm_video"}
+)
+
+Kind = Literal["image", "gif", "video", "subtitles"]
+
+_CATEGORY_KIND: dict[str, Kind] = {
+    "tweet_image": "image",
+    "dm_image": "image",
+    "tweet_gif": "gif",
+    "dm_gif": "gif",
+    "tweet_video": "video",
+    "dm_video": "video",
+    "amplify_video": "video",
+    "subtitles": "subtitles",
+}
+
+_DEFAULT_MAX_BYTES: dict[str, int] = {
+    "tweet_image": 5 * MiB,
+    "dm_image": 5 * MiB,
+    "tweet_gif": 15 * MiB,
+    "dm_gif": 15 * MiB,
+    "tweet_video": 512 * MiB,
+    "dm_video": 512 * MiB,
+    "amplify_video": 512 * MiB,
+    # Undocumented by X; subtitle files are tiny, so this only stops obvious mistakes.
+    "subtitles": 5 * MiB,
+}
+
+_DEFAULT_TYPES: dict[Kind, tuple[str, ...]] = {
+    "image": IMAGE_TYPES,
+    "gif": ("image/gif",),
+    "video": VIDEO_TYPES,
+    "subtitles": SUBTITLE_TYPES,
+}
+
+
+def canonical_category(value: str) -> str | None:
+    """`tweet_image` from any spelling X has accepted: TweetImage, TWEET_IMAGE, tweet_image."""
+    text = value.strip()
+    snake = "".join(
+        ("_" + ch.lower()) if ch.isupper() and i and not text[i - 1].isupper() else ch.lower()
+        for i, ch in enumerate(text)
+    )
+    snake = snake.replace("__", "_")
+    return snake if snake in _CATEGORY_KIND else None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """X's upload limits per media category; override any of them for Premium accounts."""
+
+    max_bytes: Mapping[str, int] = field(default_factory=dict)
+    # Without a media_category X finalizes synchronously and applies smaller limits.
+    sync_image_max_bytes: int = 5 * MiB
+    sync_video_max_bytes: int = 15 * MiB
+    # The largest total_bytes the v2 initialize endpoint accepts at all (16 GiB).
+    total_bytes_max: int = 17_179_869_184
+    max_chunk_bytes: int = 5 * MiB
+    max_segments: int = 1000
+    max_video_duration_s: float = 140.0
+    min_video_duration_s: float = 0.5
+    max_alt_text_chars: int = 1000
+    max_additional_owners: int = 100
+
+    def __post_init__(self) -> None:
+        unknown = set(self.max_bytes) - set(_DEFAULT_MAX_BYTES)
+        if unknown:
+            raise ValueError(f"unknown media categories in max_bytes: {sorted(unknown)}")
+
+    def category_max_bytes(self, category: str) -> int:
+        """The size limit for `category` (snake_case, as `canonical_category` returns)."""
+        return int(self.max_bytes.get(category, _DEFAULT_MAX_BYTES[category]))
+
+    @staticmethod
+    def kind_of(category: str) -> Kind:
+        return _CATEGORY_KIND[category]
+
+    @staticmethod
+    def is_async(category: str | None) -> bool:
+        return category in ASYNC_CATEGORIES
+
+    @staticmethod
+    def accepted_types(category: str) -> tuple[str, ...]:
+        return _DEFAULT_TYPES[_CATEGORY_KIND[category]]
+
+    def max_bytes_for(self, category: str | None, media_type: str | None) -> int:
+        """The limit that applies at INIT, with or without a category."""
+        if category is not None:
+            return self.category_max_bytes(category)
+        if media_type in VIDEO_TYPES:
+            return self.sync_video_max_bytes
+        return self.sync_image_max_bytes

@@ -1,0 +1,387 @@
+"""`Emulator`: the X media API as an ASGI app, in-process or served over a socket."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import platformdirs
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .._clock import Clock
+from .._limits import Limits
+from . import _problems as p
+from ._config import DEMO, EmulatorConfig, UserTokenGrant
+from ._core import MediaService, UploadRefused
+from ._forms import BodyError, read_small_body
+from ._gate import Gate
+from ._log import RequestLog, RequestRecord, note
+from ._processing import processing_info
+from ._store import MediaRow, Store
+from ._v2 import V2
+
+__all__ = ["Emulator", "MediaRecord", "builtin_state_path"]
+
+log = logging.getLogger("mediakit.emulator")
+Handler = Callable[[Request], Awaitable[Response]]
+SWEEP_EVERY_S = 60.0
+
+
+def builtin_state_path() -> Path:
+    """Where the built-in target keeps its state, so media ids survive a kernel restart."""
+    return Path(platformdirs.user_cache_dir("mediakit")) / "emulator" / "state.sqlite"
+
+
+@dataclass(frozen=True)
+class MediaRecord:
+    """One media id as the emulator holds it, with its state as a client would see it now."""
+
+    media_id: str
+    media_key: str
+    owner: str
+    api: str
+    media_type: str | None
+    media_category: str | None
+    total_bytes: int
+    received_bytes: int
+    segments: int
+    state: str  # initialized | expired | ready | pending | in_progress | succeeded | failed
+    created_at: float
+    finalized_at: float | None
+    session_expires_at: float
+    media_expires_at: float | None
+    processing_s: float | None
+    detected_type: str | None
+    width: int | None
+    height: int | None
+    duration_s: float | None
+    error_name: str | None
+    error_message: str | None
+    alt_text: str | None
+    bytes_on_disk: bool
+
+
+class Emulator:
+    """A faithful emulator of X's media upload API (v2; v1.1 arrives with its own issue).
+
+    In-process::
+
+        emu = Emulator(clock=ScaledClock(60), processing_seconds=(2, 10), seed=1)
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=emu.app),
+                                   base_url="https://api.x.com")
+
+    Over a socket: ``mediakit emulator --port 8765`` (see `serve`).
+
+    Every keyword is a setting of `EmulatorConfig`; the credential shortcuts replace the demo
+    set: ``consumer_key``/``consumer_secret`` with ``access_token``/``access_token_secret`` for
+    OAuth 1.0a, ``user_token`` for an OAuth 2.0 user token with ``media.write``, and
+    ``app_bearer_token`` for an app-only token (refused, as X refuses it).
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        state: str | Path | None = None,
+        limits: Limits | None = None,
+        consumer_key: str | None = None,
+        consumer_secret: str | None = None,
+        access_token: str | None = None,
+        access_token_secret: str | None = None,
+        user_token: str | None = None,
+        user_token_scopes: Iterable[str] | None = None,
+        user_token_lifetime_s: float | None = None,
+        app_bearer_token: str | None = None,
+        config: EmulatorConfig | None = None,
+        **settings: Any,
+    ) -> None:
+        base = config or EmulatorConfig()
+        known = {f.name for f in fields(EmulatorConfig)}
+        unknown = set(settings) - known
+        if unknown:
+            raise TypeError(f"unknown Emulator settings: {sorted(unknown)}")
+        changes: dict[str, Any] = dict(settings)
+        if clock is not None:
+            changes["clock"] = clock
+        if state is not None:
+            changes["state_path"] = Path(state)
+        if limits is not None:
+            changes["limits"] = limits
+        if consumer_key is not None or consumer_secret is not None:
+            if not (consumer_key and consumer_secret):
+                raise ValueError("give both consumer_key and consumer_secret")
+            changes["consumer_key"], changes["consumer_secret"] = consumer_key, consumer_secret
+        if access_token is not None or access_token_secret is not None:
+            if not (access_token and access_token_secret):
+                raise ValueError("give both access_token and access_token_secret")
+            changes["oauth1_accounts"] = (
+                EmulatorConfig.oauth1_account(access_token, access_token_secret),
+            )
+        if user_token is not None or user_token_lifetime_s is not None:
+            token = user_token or DEMO.user_token
+            grant = UserTokenGrant(
+                token,
+                DEMO.user_id if token == DEMO.user_token else "1000000000000000003",
+                lifetime_s=user_token_lifetime_s,
+                refresh_token=DEMO.refresh_token if token == DEMO.user_token else None,
+                client_id=DEMO.client_id,
+            )
+            if user_token_scopes is not None:
+                grant = replace(grant, scopes=frozenset(user_token_scopes))
+            changes["user_tokens"] = (grant,)
+        elif user_token_scopes is not None:
+            changes["user_tokens"] = tuple(
+                replace(g, scopes=frozenset(user_token_scopes)) for g in base.user_tokens
+            )
+        if app_bearer_token is not None:
+            changes["app_bearer_tokens"] = (app_bearer_token,)
+        self.config = replace(base, **changes)
+        self._store = Store(self.config.state_path, self.config.spool_dir)
+        self._service = MediaService(self.config, self._store)
+        self._gate = Gate(self.config, self._store)
+        self._log = RequestLog(self.config.request_log_size)
+        self._last_sweep = float("-inf")
+        self.app = self._build_app()
+
+    @classmethod
+    def builtin(cls, **settings: Any) -> Emulator:
+        """The emulator behind the default target: state in the user's cache directory."""
+        settings.setdefault("state", builtin_state_path())
+        return cls(**settings)
+
+    # introspection
+
+    @property
+    def clock(self) -> Clock:
+        return self.config.clock
+
+    @property
+    def state_path(self) -> Path:
+        return self._store.state_path
+
+    @property
+    def media(self) -> list[MediaRecord]:
+        """Every media id the emulator holds, with its state as of now."""
+        return [self._record(row) for row in self._store.all_media()]
+
+    def media_by_id(self, media_id: str) -> MediaRecord | None:
+        row = self._store.get_media(media_id)
+        return None if row is None else self._record(row)
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Every request answered (newest last), with clock timestamps."""
+        return self._log.records()
+
+    def clear_requests(self) -> None:
+        self._log.clear()
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Emulator(state={str(self._store.state_path)!r}, clock={self.clock!r})"
+
+    def _state_of(self, row: MediaRow) -> str:
+        now = self.clock.now()
+        if row.phase == "initialized":
+            return "expired" if now >= row.session_expires_at else "initialized"
+        if row.media_expires_at is not None and now >= row.media_expires_at:
+            return "expired"
+        if row.processing_s is None:
+            return "ready"
+        return str(processing_info(row, now, self.config.max_check_after_secs)["state"])
+
+    def _record(self, row: MediaRow) -> MediaRecord:
+        segments = self._store.segments(row.id)
+        alt = row.metadata.get("alt_text")
+        return MediaRecord(
+            media_id=row.id,
+            media_key=row.media_key,
+            owner=row.owner,
+            api=row.api,
+            media_type=row.media_type,
+            media_category=row.media_category,
+            total_bytes=row.total_bytes,
+            received_bytes=sum(size for _i, size in segments),
+            segments=len(segments),
+            state=self._state_of(row),
+            created_at=row.created_at,
+            finalized_at=row.finalized_at,
+            session_expires_at=row.session_expires_at,
+            media_expires_at=row.media_expires_at,
+            processing_s=row.processing_s,
+            detected_type=row.detected_type,
+            width=row.width,
+            height=row.height,
+            duration_s=row.duration_s,
+            error_name=row.error_name,
+            error_message=row.error_message,
+            alt_text=alt.get("text") if isinstance(alt, dict) else None,
+            bytes_on_disk=not row.spool_removed and (self._store.spool_dir / row.id).exists(),
+        )
+
+    # the ASGI app
+
+    def _build_app(self) -> Starlette:
+        v2 = V2(self._service, self._gate)
+        wrap = self._endpoint
+        routes = [
+            Route("/2/media/upload/initialize", wrap(v2.initialize, "v2"), methods=["POST"]),
+            Route("/2/media/upload/{media_id}/append", wrap(v2.append, "v2"), methods=["POST"]),
+            Route(
+                "/2/media/upload/{media_id}/finalize", wrap(v2.finalize, "v2"), methods=["POST"]
+            ),
+            Route("/2/media/upload", wrap(v2.status, "v2"), methods=["GET"]),
+            Route("/2/media/upload", wrap(v2.upload, "v2"), methods=["POST"]),
+            Route("/2/media/metadata", wrap(v2.metadata, "v2"), methods=["POST"]),
+            Route("/2/media/subtitles", wrap(v2.subtitles, "v2"), methods=["POST", "DELETE"]),
+            Route("/2/oauth2/token", wrap(self._token, "oauth2"), methods=["POST"]),
+            Route("/_emulator/media", self._media_json, methods=["GET"]),
+            Route("/_emulator/requests", self._requests_json, methods=["GET"]),
+            Route("/_emulator/health", self._health, methods=["GET"]),
+        ]
+        app = Starlette(routes=routes)
+        app.add_exception_handler(404, self._not_found)  # type: ignore[arg-type]
+        app.add_exception_handler(405, self._not_found)  # type: ignore[arg-type]
+        return app
+
+    def _endpoint(self, handler: Handler, api: str) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            now = self.clock.now()
+            record = RequestRecord(
+                started_at=now,
+                method=request.method,
+                path=request.url.path,
+                query=request.url.query,
+                api=api,
+            )
+            token = self._log.begin(record)
+            try:
+                if now - self._last_sweep >= SWEEP_EVERY_S:
+                    self._last_sweep = now
+                    self._service.sweep()
+                try:
+                    response = await handler(request)
+                except p.V2Problem as exc:
+                    response = exc.response
+                except UploadRefused as exc:
+                    from ._v2 import _refusal
+
+                    response = _refusal(exc)
+                except BodyError as exc:
+                    response = p.invalid_request([p.message(str(exc))])
+                except Exception:
+                    # A bug of ours must still look like X's 500, never a traceback.
+                    log.exception("emulator error on %s %s", request.method, request.url.path)
+                    response = p.problem(
+                        500,
+                        {
+                            "title": "Internal Server Error",
+                            "detail": "Internal Server Error",
+                            "type": f"{p.PROBLEMS}/internal-error",
+                            "status": 500,
+                        },
+                    )
+                record.status = response.status_code
+                return response
+            finally:
+                record.finished_at = self.clock.now()
+                self._log.end(token)
+
+        return endpoint
+
+    async def _not_found(self, request: Request, exc: Exception) -> Response:
+        return JSONResponse(
+            {"errors": [{"code": 34, "message": "Sorry, that page does not exist"}]},
+            status_code=404,
+        )
+
+    # POST /2/oauth2/token (refresh-token grant)
+
+    async def _token(self, request: Request) -> Response:
+        note(command="TOKEN")
+        if request.headers.get("content-type", "").split(";")[0].strip() != (
+            "application/x-www-form-urlencoded"
+        ):
+            return _oauth_error("invalid_request", "Missing required parameter [grant_type].")
+        body = (await read_small_body(request, 64 * 1024)).decode("utf-8", "replace")
+        form = dict(parse_qsl(body, keep_blank_values=True))
+        client_id = form.get("client_id")
+        basic = _basic_credentials(request.headers.get("authorization"))
+        if basic is not None:
+            client_id, secret = basic
+            expected = self.config.client_secrets.get(client_id)
+            if expected is None or not secrets.compare_digest(expected, secret):
+                return _oauth_error("unauthorized_client", "Missing valid authorization header", 401)
+        if not client_id or client_id not in self.config.client_ids and (
+            client_id not in self.config.client_secrets
+        ):
+            return _oauth_error("unauthorized_client", "Missing valid authorization header", 401)
+        grant = form.get("grant_type")
+        if grant != "refresh_token":
+            return _oauth_error("unsupported_grant_type", "Grant type is not supported.")
+        old = form.get("refresh_token")
+        if not old:
+            return _oauth_error("invalid_request", "Missing required parameter [refresh_token].")
+        new_refresh = secrets.token_urlsafe(32)
+        found = self._store.rotate_refresh_token(old, new_refresh, client_id)
+        if found is None:
+            return _oauth_error("invalid_request", "Value passed for the token was invalid.")
+        user_id, scopes = found
+        access = secrets.token_urlsafe(32)
+        lifetime = self.config.token_lifetime_s
+        self._store.put_token(access, user_id, scopes, self.clock.now() + lifetime, client_id)
+        note(user_id=user_id)
+        return JSONResponse(
+            {
+                "token_type": "bearer",
+                "expires_in": int(lifetime),
+                "access_token": access,
+                "scope": " ".join(sorted(scopes)),
+                "refresh_token": new_refresh,
+            }
+        )
+
+    # introspection over HTTP, for a server in another process
+
+    async def _media_json(self, request: Request) -> Response:
+        return JSONResponse([asdict(record) for record in self.media])
+
+    async def _requests_json(self, request: Request) -> Response:
+        return JSONResponse([asdict(record) for record in self.requests])
+
+    async def _health(self, request: Request) -> Response:
+        return JSONResponse({"ok": True, "now": self.clock.now()})
+
+
+def _oauth_error(code: str, description: str, status: int = 400) -> Response:
+    return JSONResponse({"error": code, "error_description": description}, status_code=status)
+
+
+def _basic_credentials(header: str | None) -> tuple[str, str] | None:
+    if not header or not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip()).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    client_id, _, secret = decoded.partition(":")
+    return client_id, secret
+
+

@@ -1,0 +1,336 @@
+"""The media state machine, shared by every dialect (v2 now, v1.1 and the command form too).
+
+Handlers parse a request into plain values, call one of these methods, and render the
+result or the `UploadRefused` in their own dialect's shape. Nothing here knows HTTP.
+
+    INIT ─► initialized ─(APPEND…)─► FINALIZE ─► ready (images, subtitles: synchronous)
+                                             └─► processing: pending → in_progress
+                                                  → succeeded | failed
+    a session not finalized in time, or media past its expiry, is gone (not found)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+
+from .._detect import MediaInfo, probe
+from .._limits import CATEGORIES, MEDIA_TYPES, VIDEO_TYPES, Limits
+from ._config import EmulatorConfig
+from ._processing import ProcessingModel, is_processing_done, processing_info
+from ._store import MediaRow, Store
+
+__all__ = ["MediaService", "UploadRefused"]
+
+SEGMENTS_MISMATCH = "Segments do not add up to provided total file size."
+UNRECOGNIZED = "media type unrecognized."
+LARGE_SYNC = "Large file can not be finalized synchronously."
+
+
+@dataclass
+class UploadRefused(Exception):
+    """Why the state machine refused a request, in terms every dialect can render.
+
+    kind: "not_found" | "invalid" (a parameter: `param`, `value`, `rule`) | "size" (`limit`) |
+    "segments" | "unrecognized" | "large_sync" | "chunk_too_large" | "segment_index"
+    """
+
+    kind: str
+    message: str = ""
+    param: str | None = None
+    value: object = None
+    rule: str = ""
+    limit: int | None = None
+
+    def __str__(self) -> str:
+        return self.message or self.kind
+
+
+def media_key_prefix(category: str | None, media_type: str | None) -> str:
+    if category in ("tweet_video", "dm_video"):
+        return "7"
+    if category == "amplify_video":
+        return "13"
+    if category in ("tweet_gif", "dm_gif"):
+        return "16"
+    if category is None and media_type in VIDEO_TYPES:
+        return "7"
+    return "3"
+
+
+class MediaService:
+    def __init__(self, config: EmulatorConfig, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self.processing = ProcessingModel(config)
+
+    @property
+    def limits(self) -> Limits:
+        return self.config.limits
+
+    def now(self) -> float:
+        return self.config.clock.now()
+
+    # INIT
+
+    def init(
+        self,
+        *,
+        user_id: str,
+        api: str,
+        media_type: str | None,
+        total_bytes: int,
+        category: str | None,
+        additional_owners: Sequence[str] = (),
+        shared: bool = False,
+    ) -> MediaRow:
+        if media_type is not None and media_type not in MEDIA_TYPES:
+            raise UploadRefused(
+                "invalid", param="media_type", value=media_type,
+                rule=f"is not one of [{','.join(MEDIA_TYPES)}]",
+            )
+        if category is not None and category not in CATEGORIES:
+            raise UploadRefused(
+                "invalid", param="media_category", value=category,
+                rule=f"is not one of [{','.join(CATEGORIES)}]",
+            )
+        if total_bytes < 0 or total_bytes > self.limits.total_bytes_max:
+            raise UploadRefused(
+                "invalid", param="total_bytes", value=total_bytes,
+                rule=f"is not between 0 and {self.limits.total_bytes_max}",
+            )
+        if len(additional_owners) > self.limits.max_additional_owners:
+            raise UploadRefused(
+                "invalid", param="additional_owners", value=",".join(additional_owners),
+                rule=f"has more than {self.limits.max_additional_owners} items",
+            )
+        limit = self.limits.max_bytes_for(category, media_type)
+        if total_bytes > limit:
+            raise UploadRefused("size", f"File size exceeds {limit} bytes.", limit=limit)
+        now = self.now()
+        ttl = (
+            self.config.amplify_session_ttl_s
+            if category == "amplify_video"
+            else self.config.session_ttl_s
+        )
+        media_id = self.store.next_media_id(now)
+        self.store.insert_media(
+            id=media_id,
+            owner=user_id,
+            additional_owners=tuple(additional_owners),
+            api=api,
+            media_type=media_type,
+            media_category=category,
+            media_key=f"{media_key_prefix(category, media_type)}_{media_id}",
+            total_bytes=total_bytes,
+            shared=int(shared),
+            phase="initialized",
+            created_at=now,
+            session_expires_at=now + ttl,
+        )
+        row = self.store.get_media(media_id)
+        assert row is not None
+        return row
+
+    # lookups
+
+    def find(self, user_id: str, media_id: str) -> MediaRow | None:
+        """The media if it exists, is the user's, and has not expired."""
+        row = self.store.get_media(media_id)
+        if row is None or not row.owned_by(user_id):
+            return None
+        now = self.now()
+        if row.phase == "initialized" and now >= row.session_expires_at:
+            return None
+        if row.media_expires_at is not None and now >= row.media_expires_at:
+            return None
+        return row
+
+    def session(self, user_id: str, media_id: str) -> MediaRow:
+        row = self.find(user_id, media_id)
+        if row is None or row.phase != "initialized":
+            raise UploadRefused("not_found", "Not found")
+        return row
+
+    # APPEND
+
+    def check_segment_index(self, segment_index: int) -> None:
+        if not 0 <= segment_index < self.limits.max_segments:
+            raise UploadRefused(
+                "segment_index",
+                f"SegmentIndex must be between 0 and {self.limits.max_segments - 1}.",
+                param="segment_index", value=segment_index,
+                rule=f"is not between 0 and {self.limits.max_segments - 1}",
+            )
+
+    def spool_for(self, media_id: str) -> tuple[int, str]:
+        return self.store.new_segment_file(media_id)
+
+    def append(
+        self, *, user_id: str, media_id: str, segment_index: int, temp_path: str, size: int
+    ) -> MediaRow:
+        """Store one segment that a handler already spooled to `temp_path`."""
+        try:
+            row = self.session(user_id, media_id)
+            self.check_segment_index(segment_index)
+            if size > self.limits.max_chunk_bytes:
+                raise UploadRefused(
+                    "chunk_too_large",
+                    f"Segment size exceeds {self.limits.max_chunk_bytes} bytes.",
+                    limit=self.limits.max_chunk_bytes,
+                )
+        except UploadRefused:
+            _unlink(temp_path)
+            raise
+        self.store.commit_segment(media_id, segment_index, temp_path, size, self.now())
+        return row
+
+    # FINALIZE
+
+    async def finalize(self, *, user_id: str, media_id: str) -> MediaRow:
+        row = self.find(user_id, media_id)
+        if row is None:
+            raise UploadRefused("not_found", "Not found")
+        if row.phase != "initialized":
+            if self.config.finalize_twice == "idempotent":
+                return row
+            raise UploadRefused("not_found", "Not found")
+        segments = self.store.segments(media_id)
+        received = sum(size for _index, size in segments)
+        if not segments or received != row.total_bytes:
+            raise UploadRefused("segments", SEGMENTS_MISMATCH)
+        path = await anyio.to_thread.run_sync(self.store.assemble, media_id)
+        info = await anyio.to_thread.run_sync(probe, path)
+        try:
+            fields = self._finalize_fields(row, info)
+        except UploadRefused:
+            _unlink(str(path))
+            raise
+        self.store.update_media(media_id, **fields)
+        if not self.config.keep_media:
+            # The checks that need the bytes ran above; X keeps no copy we could serve.
+            self.store.remove_spool(media_id)
+        final = self.store.get_media(media_id)
+        assert final is not None
+        return final
+
+    def _finalize_fields(self, row: MediaRow, info: MediaInfo | None) -> dict[str, Any]:
+        if info is None:
+            raise UploadRefused("unrecognized", UNRECOGNIZED)
+        if self.config.check_media_type_matches and row.media_type not in (
+            None, info.media_type
+        ):
+            raise UploadRefused("unrecognized", UNRECOGNIZED)
+        category = row.media_category
+        now = self.now()
+        fields: dict[str, Any] = {
+            "phase": "finalized",
+            "finalized_at": now,
+            "media_expires_at": now + self.config.media_ttl_s,
+            "size": row.total_bytes,
+            "detected_type": info.media_type,
+            "kind": info.kind,
+            "width": info.width,
+            "height": info.height,
+            "duration_s": info.duration_s,
+        }
+        if Limits.is_async(category):
+            plan = self.processing.plan(row.id, row.total_bytes, category, info)
+            fields.update(
+                processing_s=plan.seconds,
+                outcome=plan.outcome,
+                error_code=plan.error_code,
+                error_name=plan.error_name,
+                error_message=plan.error_message,
+                fail_progress=plan.fail_progress,
+            )
+            return fields
+        # Synchronous: the category (or, without one, the content) says what X returns.
+        wanted = Limits.kind_of(category) if category else None
+        if wanted == "image" and info.kind not in ("image", "gif"):
+            raise UploadRefused("unrecognized", UNRECOGNIZED)
+        if wanted == "subtitles" and info.kind != "subtitles":
+            raise UploadRefused("unrecognized", UNRECOGNIZED)
+        if wanted is None and info.kind == "video" and row.total_bytes > (
+            self.limits.sync_video_max_bytes
+        ):
+            raise UploadRefused("large_sync", LARGE_SYNC)
+        fields["outcome"] = "succeeded"
+        return fields
+
+    # STATUS and the object every dialect renders
+
+    def describe(self, row: MediaRow) -> dict[str, Any]:
+        """The finalize/STATUS object (dialect-neutral keys), as X would show it now."""
+        now = self.now()
+        out: dict[str, Any] = {
+            "id": row.id,
+            "media_key": row.media_key,
+        }
+        if row.phase == "initialized":
+            out["expires_after_secs"] = max(0, int(row.session_expires_at - now))
+            return out
+        out["size"] = row.size
+        expires = max(0, int((row.media_expires_at or now) - now))
+        if row.processing_s is None:
+            out["expires_after_secs"] = expires
+            out.update(self._media_object(row))
+            return out
+        info = processing_info(row, now, self.config.max_check_after_secs)
+        if info["state"] != "failed":
+            out["expires_after_secs"] = expires
+        if info["state"] == "succeeded":
+            out.update(self._media_object(row))
+        out["processing_info"] = info
+        return out
+
+    @staticmethod
+    def _media_object(row: MediaRow) -> dict[str, Any]:
+        if row.kind in ("image",) or (row.kind == "gif" and row.processing_s is None):
+            return {
+                "image": {"image_type": row.detected_type, "w": row.width, "h": row.height}
+            }
+        if row.kind == "video":
+            return {"video": {"video_type": row.detected_type}}
+        if row.kind == "gif":
+            # X turns an animated GIF into an MP4 when it processes it.
+            return {"video": {"video_type": "video/mp4"}}
+        return {}
+
+    def status(self, *, user_id: str, media_id: str) -> MediaRow:
+        row = self.find(user_id, media_id)
+        if row is None or row.phase != "finalized":
+            raise UploadRefused("not_found", "Not found")
+        if row.processing_s is None and self.config.status_of_sync_media == "not_found":
+            raise UploadRefused("not_found", "Not found")
+        return row
+
+    def is_usable(self, row: MediaRow) -> bool:
+        """Whether the media could be attached to a Post now."""
+        if row.phase != "finalized" or row.outcome != "succeeded":
+            return False
+        return row.processing_s is None or is_processing_done(row, self.now())
+
+    # maintenance
+
+    def sweep(self) -> None:
+        """Remove the bytes of sessions and media that expired."""
+        for media_id in self.store.expired_spools(self.now()):
+            if not self.config.keep_media:
+                self.store.remove_spool(media_id)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def spool_size(path: str) -> int:
+    return Path(path).stat().st_size

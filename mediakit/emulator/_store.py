@@ -1,0 +1,345 @@
+"""The emulator's durable state: SQLite for records, one spool file per uploaded segment.
+
+Every change is committed before the request that caused it is answered, so a killed
+process loses nothing it acknowledged, and two processes pointed at the same state file see
+one emulator. Uploaded bytes never sit whole in memory: APPEND streams each segment to its
+own file (a retry replaces it atomically), FINALIZE joins them on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["MediaRow", "Store"]
+
+SCHEMA_VERSION = 1
+TWITTER_EPOCH_MS = 1_288_834_974_657
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS media (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    additional_owners TEXT NOT NULL DEFAULT '[]',
+    api TEXT NOT NULL,
+    media_type TEXT,
+    media_category TEXT,
+    media_key TEXT NOT NULL,
+    total_bytes INTEGER NOT NULL,
+    shared INTEGER NOT NULL DEFAULT 0,
+    phase TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    session_expires_at REAL NOT NULL,
+    finalized_at REAL,
+    media_expires_at REAL,
+    size INTEGER,
+    detected_type TEXT,
+    kind TEXT,
+    width INTEGER,
+    height INTEGER,
+    duration_s REAL,
+    processing_s REAL,
+    outcome TEXT,
+    error_code INTEGER,
+    error_name TEXT,
+    error_message TEXT,
+    fail_progress INTEGER,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    subtitles TEXT NOT NULL DEFAULT '[]',
+    spool_removed INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS segments (
+    media_id TEXT NOT NULL,
+    segment_index INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    received_at REAL NOT NULL,
+    PRIMARY KEY (media_id, segment_index)
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    access_token TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    expires_at REAL,
+    client_id TEXT
+);
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    token TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    client_id TEXT,
+    valid INTEGER NOT NULL DEFAULT 1
+);
+"""
+
+
+@dataclass(frozen=True)
+class MediaRow:
+    """One media id as the emulator holds it (a row of the `media` table)."""
+
+    id: str
+    owner: str
+    additional_owners: tuple[str, ...]
+    api: str
+    media_type: str | None
+    media_category: str | None
+    media_key: str
+    total_bytes: int
+    shared: bool
+    phase: str  # "initialized" | "finalized"
+    created_at: float
+    session_expires_at: float
+    finalized_at: float | None
+    media_expires_at: float | None
+    size: int | None
+    detected_type: str | None
+    kind: str | None
+    width: int | None
+    height: int | None
+    duration_s: float | None
+    processing_s: float | None
+    outcome: str | None  # "succeeded" | "failed" once finalized
+    error_code: int | None
+    error_name: str | None
+    error_message: str | None
+    fail_progress: int | None
+    metadata: dict[str, Any]
+    subtitles: list[dict[str, Any]]
+    spool_removed: bool
+
+    def owned_by(self, user_id: str) -> bool:
+        return user_id == self.owner or user_id in self.additional_owners
+
+    @classmethod
+    def from_sql(cls, row: sqlite3.Row) -> MediaRow:
+        data = dict(row)
+        data["additional_owners"] = tuple(json.loads(data["additional_owners"]))
+        data["shared"] = bool(data["shared"])
+        data["spool_removed"] = bool(data["spool_removed"])
+        data["metadata"] = json.loads(data["metadata"])
+        data["subtitles"] = json.loads(data["subtitles"])
+        return cls(**data)
+
+
+class Store:
+    """SQLite records plus a spool directory of segment files."""
+
+    def __init__(self, state_path: Path | None, spool_dir: Path | None) -> None:
+        self._owned_tmp: str | None = None
+        if state_path is None:
+            # An emulator of its own: a private temporary directory, removed on close.
+            self._owned_tmp = tempfile.mkdtemp(prefix="mediakit-emulator-")
+            state_path = Path(self._owned_tmp) / "state.sqlite"
+        self.state_path = Path(state_path)
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        self.spool_dir = Path(spool_dir) if spool_dir else self.state_path.with_suffix(".spool")
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            self.state_path, isolation_level=None, check_same_thread=False, timeout=30
+        )
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # WAL + NORMAL survives a killed process; only a power cut could lose the last commit.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        with self.transaction() as db:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once so concurrent processes queue, not deadlock."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+        if self._owned_tmp is not None:
+            shutil.rmtree(self._owned_tmp, ignore_errors=True)
+
+    # ids
+
+    def next_media_id(self, now: float) -> str:
+        """A 19-digit snowflake-like id, monotonic across every process sharing the state."""
+        candidate = (int(now * 1000) - TWITTER_EPOCH_MS) << 22
+        with self.transaction() as db:
+            row = db.execute("SELECT value FROM meta WHERE key='last_media_id'").fetchone()
+            last = int(row[0]) if row else 0
+            media_id = max(candidate, last + 1)
+            db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('last_media_id', ?)",
+                (str(media_id),),
+            )
+        return str(media_id)
+
+    # media
+
+    def insert_media(self, **fields: Any) -> None:
+        fields = dict(fields)
+        fields["additional_owners"] = json.dumps(list(fields.get("additional_owners", ())))
+        names = ", ".join(fields)
+        marks = ", ".join("?" for _ in fields)
+        with self.transaction() as db:
+            db.execute(f"INSERT INTO media ({names}) VALUES ({marks})", tuple(fields.values()))
+
+    def update_media(self, media_id: str, **fields: Any) -> None:
+        for key in ("metadata", "subtitles"):
+            if key in fields:
+                fields[key] = json.dumps(fields[key])
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        with self.transaction() as db:
+            db.execute(
+                f"UPDATE media SET {assignments} WHERE id = ?", (*fields.values(), media_id)
+            )
+
+    def get_media(self, media_id: str) -> MediaRow | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM media WHERE id = ?", (media_id,)).fetchone()
+        return MediaRow.from_sql(row) if row else None
+
+    def all_media(self) -> list[MediaRow]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM media ORDER BY created_at, id").fetchall()
+        return [MediaRow.from_sql(row) for row in rows]
+
+    # segments
+
+    def segment_path(self, media_id: str, segment_index: int) -> Path:
+        return self.spool_dir / media_id / f"{segment_index:04d}.part"
+
+    def new_segment_file(self, media_id: str) -> tuple[int, str]:
+        """A temporary file beside the segments of `media_id`, renamed into place when whole."""
+        folder = self.spool_dir / media_id
+        folder.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(dir=folder, suffix=".incoming")
+
+    def commit_segment(
+        self, media_id: str, segment_index: int, temp_path: str, size: int, now: float
+    ) -> None:
+        # The rename is atomic: a retried segment replaces the old one whole, never half.
+        target = self.segment_path(media_id, segment_index)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(temp_path, target)
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO segments(media_id, segment_index, size, received_at) "
+                "VALUES (?, ?, ?, ?)",
+                (media_id, segment_index, size, now),
+            )
+
+    def segments(self, media_id: str) -> list[tuple[int, int]]:
+        """(segment_index, size) pairs in index order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT segment_index, size FROM segments WHERE media_id = ? "
+                "ORDER BY segment_index",
+                (media_id,),
+            ).fetchall()
+        return [(int(r[0]), int(r[1])) for r in rows]
+
+    def assemble(self, media_id: str) -> Path:
+        """Join the segments in index order into one file, streaming, and return its path."""
+        target = self.spool_dir / media_id / "media.bin"
+        with open(target, "wb") as out:
+            for segment_index, _size in self.segments(media_id):
+                with open(self.segment_path(media_id, segment_index), "rb") as part:
+                    shutil.copyfileobj(part, out, 1024 * 1024)
+        return target
+
+    def remove_spool(self, media_id: str) -> None:
+        shutil.rmtree(self.spool_dir / media_id, ignore_errors=True)
+        self.update_media(media_id, spool_removed=1)
+
+    def expired_spools(self, now: float) -> list[str]:
+        """Media ids whose bytes are still on disk although their session or media expired."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id FROM media WHERE spool_removed = 0 AND ("
+                "(phase = 'initialized' AND session_expires_at <= ?) OR "
+                "(media_expires_at IS NOT NULL AND media_expires_at <= ?))",
+                (now, now),
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    # OAuth 2.0 tokens issued by the emulator's token endpoint
+
+    def put_token(
+        self,
+        access_token: str,
+        user_id: str,
+        scopes: frozenset[str],
+        expires_at: float | None,
+        client_id: str | None,
+        *,
+        replace: bool = True,
+    ) -> None:
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        with self.transaction() as db:
+            db.execute(
+                f"{verb} INTO tokens(access_token, user_id, scopes, expires_at, client_id) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (access_token, user_id, " ".join(sorted(scopes)), expires_at, client_id),
+            )
+
+    def get_token(self, access_token: str) -> tuple[str, frozenset[str], float | None] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT user_id, scopes, expires_at FROM tokens WHERE access_token = ?",
+                (access_token,),
+            ).fetchone()
+        if row is None:
+            return None
+        return str(row[0]), frozenset(str(row[1]).split()), row[2]
+
+    def put_refresh_token(
+        self, token: str, user_id: str, scopes: frozenset[str], client_id: str | None
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO refresh_tokens(token, user_id, scopes, client_id, valid) "
+                "VALUES (?, ?, ?, ?, 1)",
+                (token, user_id, " ".join(sorted(scopes)), client_id),
+            )
+
+    def rotate_refresh_token(
+        self, old: str, new: str, client_id: str
+    ) -> tuple[str, frozenset[str]] | None:
+        """Spend `old` and store `new` in its place; None when `old` is unknown or spent."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT user_id, scopes, client_id FROM refresh_tokens "
+                "WHERE token = ? AND valid = 1",
+                (old,),
+            ).fetchone()
+            if row is None or (row["client_id"] and row["client_id"] != client_id):
+                return None
+            db.execute("UPDATE refresh_tokens SET valid = 0 WHERE token = ?", (old,))
+            db.execute(
+                "INSERT INTO refresh_tokens(token, user_id, scopes, client_id, valid) "
+                "VALUES (?, ?, ?, ?, 1)",
+                (new, row["user_id"], row["scopes"], client_id),
+            )
+        return str(row["user_id"]), frozenset(str(row["scopes"]).split())

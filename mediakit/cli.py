@@ -54,32 +54,38 @@ def _emulator_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     auth.add_argument("--access-token-secret")
     auth.add_argument("--user-token", help="an OAuth 2.0 user token with media.write")
     auth.add_argument(
-        "--user-token-lifetime", type=float, metavar="SECONDS",
+        "--user-token-lifetime",
+        type=float,
+        metavar="SECONDS",
         help="the user token stops working this long after start",
     )
-    auth.add_argument(
-        "--app-bearer-token", help="an app-only token, refused for uploads as X does"
-    )
+    auth.add_argument("--app-bearer-token", help="an app-only token, refused for uploads as X does")
     tls = cmd.add_argument_group("TLS")
     tls.add_argument("--ssl-certfile")
     tls.add_argument("--ssl-keyfile")
     state = cmd.add_argument_group("state")
     state.add_argument(
-        "--state", type=Path, metavar="FILE",
+        "--state",
+        type=Path,
+        metavar="FILE",
         help="SQLite state file (kept across restarts, shareable by processes); "
         "default: a temporary one",
     )
     state.add_argument("--keep-media", action="store_true", help="keep uploaded bytes on disk")
     proc = cmd.add_argument_group("processing")
     proc.add_argument(
-        "--processing-seconds", type=_processing_seconds, default=(2.0, 8.0),
-        metavar="S|LOW,HIGH", help="how long video/GIF processing takes (default 2,8)",
+        "--processing-seconds",
+        type=_processing_seconds,
+        default=(2.0, 8.0),
+        metavar="S|LOW,HIGH",
+        help="how long video/GIF processing takes (default 2,8)",
     )
     proc.add_argument("--processing-failure-rate", type=_rate, default=0.0)
     proc.add_argument("--seed", type=int)
     compat = cmd.add_argument_group("compatibility")
     compat.add_argument(
-        "--allow-command-form", action="store_true",
+        "--allow-command-form",
+        action="store_true",
         help="serve the retired POST /2/media/upload?command= form (for old clients)",
     )
 
@@ -123,7 +129,9 @@ def _run_emulator(args: argparse.Namespace) -> int:
             ssl_keyfile=args.ssl_keyfile,
         )
     except OSError as exc:
-        print(f"mediakit emulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        print(
+            f"mediakit emulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
+        )
         return 1
     finally:
         emulator.close()

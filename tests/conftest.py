@@ -37,7 +37,9 @@ def transport(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def base(emu: Emulator, transport: str) -> AsyncIterator[tuple[str, httpx.AsyncBaseTransport | None]]:
+async def base(
+    emu: Emulator, transport: str
+) -> AsyncIterator[tuple[str, httpx.AsyncBaseTransport | None]]:
     if transport == "asgi":
         yield "https://api.x.com", httpx.ASGITransport(app=emu.app)
     else:
@@ -59,7 +61,9 @@ def make_client(
 
 
 @pytest.fixture
-async def client(base: tuple[str, httpx.AsyncBaseTransport | None]) -> AsyncIterator[httpx.AsyncClient]:
+async def client(
+    base: tuple[str, httpx.AsyncBaseTransport | None],
+) -> AsyncIterator[httpx.AsyncClient]:
     async with make_client(base) as c:
         yield c
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import base64
 from pathlib import Path
 
 import httpx
 import pytest
 
 from mediakit import Limits, ScaledClock
-from mediakit.emulator import DEMO, Emulator
+from mediakit.emulator import Emulator
 
 from . import mediafactory as mf
 from .conftest import make_client
@@ -70,7 +68,9 @@ async def test_image_chunks_out_of_order_in_parallel(
     assert problem_messages(answer) == ["BadRequest: Not found"]
 
 
-async def test_append_answers_expires_at_of_session(client: httpx.AsyncClient, clock: ScaledClock) -> None:
+async def test_append_answers_expires_at_of_session(
+    client: httpx.AsyncClient, clock: ScaledClock
+) -> None:
     media_id = (await initialize(client, 3, "image/png", "tweet_image")).json()["data"]["id"]
     answer = await append(client, media_id, 0, b"abc")
     assert answer.status_code == 200
@@ -82,7 +82,9 @@ async def test_append_answers_expires_at_of_session(client: httpx.AsyncClient, c
 async def test_retry_replaces_segment(client: httpx.AsyncClient, media_dir: Path) -> None:
     data = mf.make_png(media_dir / "p.png", 40, 30).read_bytes()
     half = len(data) // 2
-    media_id = (await initialize(client, len(data), "image/png", "tweet_image")).json()["data"]["id"]
+    media_id = (await initialize(client, len(data), "image/png", "tweet_image")).json()["data"][
+        "id"
+    ]
     assert (await append(client, media_id, 1, data[half:])).status_code == 200
     # First try of segment 0 sends garbage of another length; the retry replaces it whole.
     assert (await append(client, media_id, 0, b"\0" * 7)).status_code == 200
@@ -143,6 +145,7 @@ async def test_subtitles_finalize_synchronously(client: httpx.AsyncClient, media
         media_id, done = await upload_file(client, path, "subtitles", media_type=media_type)
         assert done.status_code == 200, done.text
         data = done.json()["data"]
+        assert data["id"] == media_id and data["media_key"].endswith(media_id)
         assert "processing_info" not in data and data["size"] == path.stat().st_size
 
 
@@ -177,7 +180,9 @@ async def test_video_processing_pending_in_progress_succeeded(
     assert 2.0 <= (record.processing_s or 0) <= 4.0
 
 
-async def test_animated_gif_processing(client: httpx.AsyncClient, media_dir: Path, clock: ScaledClock) -> None:
+async def test_animated_gif_processing(
+    client: httpx.AsyncClient, media_dir: Path, clock: ScaledClock
+) -> None:
     gif = mf.make_gif(media_dir / "anim.gif", frames=5)
     media_id, done = await upload_file(client, gif, "tweet_gif")
     assert done.status_code == 200, done.text
@@ -205,8 +210,13 @@ async def test_mov_webm_and_ts_are_processed_as_video(
 
 async def test_processing_failure_rate(media_dir: Path, tmp_path: Path) -> None:
     clock = ScaledClock(50)
-    emulator = Emulator(clock=clock, seed=3, processing_seconds=1.0, processing_failure_rate=1.0,
-                        state=tmp_path / "fail.sqlite")
+    emulator = Emulator(
+        clock=clock,
+        seed=3,
+        processing_seconds=1.0,
+        processing_failure_rate=1.0,
+        state=tmp_path / "fail.sqlite",
+    )
     async with make_client(("https://api.x.com", httpx.ASGITransport(app=emulator.app))) as c:
         clip = mf.make_mp4(media_dir / "clip.mp4", seconds=1.0)
         media_id, done = await upload_file(c, clip, "tweet_video")

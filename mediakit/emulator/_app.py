@@ -244,9 +244,7 @@ class Emulator:
         routes = [
             Route("/2/media/upload/initialize", wrap(v2.initialize, "v2"), methods=["POST"]),
             Route("/2/media/upload/{media_id}/append", wrap(v2.append, "v2"), methods=["POST"]),
-            Route(
-                "/2/media/upload/{media_id}/finalize", wrap(v2.finalize, "v2"), methods=["POST"]
-            ),
+            Route("/2/media/upload/{media_id}/finalize", wrap(v2.finalize, "v2"), methods=["POST"]),
             Route("/2/media/upload", wrap(v2.status, "v2"), methods=["GET"]),
             Route("/2/media/upload", wrap(v2.upload, "v2"), methods=["POST"]),
             Route("/2/media/metadata", wrap(v2.metadata, "v2"), methods=["POST"]),
@@ -257,8 +255,8 @@ class Emulator:
             Route("/_emulator/health", self._health, methods=["GET"]),
         ]
         app = Starlette(routes=routes)
-        app.add_exception_handler(404, self._not_found)  # type: ignore[arg-type]
-        app.add_exception_handler(405, self._not_found)  # type: ignore[arg-type]
+        app.add_exception_handler(404, self._not_found)
+        app.add_exception_handler(405, self._not_found)
         return app
 
     def _endpoint(self, handler: Handler, api: str) -> Handler:
@@ -328,9 +326,12 @@ class Emulator:
             client_id, secret = basic
             expected = self.config.client_secrets.get(client_id)
             if expected is None or not secrets.compare_digest(expected, secret):
-                return _oauth_error("unauthorized_client", "Missing valid authorization header", 401)
-        if not client_id or client_id not in self.config.client_ids and (
-            client_id not in self.config.client_secrets
+                return _oauth_error(
+                    "unauthorized_client", "Missing valid authorization header", 401
+                )
+        if not client_id or (
+            client_id not in self.config.client_ids
+            and (client_id not in self.config.client_secrets)
         ):
             return _oauth_error("unauthorized_client", "Missing valid authorization header", 401)
         grant = form.get("grant_type")
@@ -383,5 +384,3 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
         return None
     client_id, _, secret = decoded.partition(":")
     return client_id, secret
-
-

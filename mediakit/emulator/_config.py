@@ -46,7 +46,9 @@ class DemoCredentials:
 
 DEMO = DemoCredentials()
 
-USER_SCOPES = frozenset({"media.write", "tweet.read", "tweet.write", "users.read", "offline.access"})
+USER_SCOPES = frozenset(
+    {"media.write", "tweet.read", "tweet.write", "users.read", "offline.access"}
+)
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,10 @@ class EmulatorConfig:
     )
     user_tokens: tuple[UserTokenGrant, ...] = (
         UserTokenGrant(
-            DEMO.user_token, DEMO.user_id, refresh_token=DEMO.refresh_token, client_id=DEMO.client_id
+            DEMO.user_token,
+            DEMO.user_id,
+            refresh_token=DEMO.refresh_token,
+            client_id=DEMO.client_id,
         ),
     )
     app_bearer_tokens: tuple[str, ...] = (DEMO.app_bearer_token,)

@@ -11,6 +11,7 @@ result or the `UploadRefused` in their own dialect's shape. Nothing here knows H
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -91,22 +92,30 @@ class MediaService:
     ) -> MediaRow:
         if media_type is not None and media_type not in MEDIA_TYPES:
             raise UploadRefused(
-                "invalid", param="media_type", value=media_type,
+                "invalid",
+                param="media_type",
+                value=media_type,
                 rule=f"is not one of [{','.join(MEDIA_TYPES)}]",
             )
         if category is not None and category not in CATEGORIES:
             raise UploadRefused(
-                "invalid", param="media_category", value=category,
+                "invalid",
+                param="media_category",
+                value=category,
                 rule=f"is not one of [{','.join(CATEGORIES)}]",
             )
         if total_bytes < 0 or total_bytes > self.limits.total_bytes_max:
             raise UploadRefused(
-                "invalid", param="total_bytes", value=total_bytes,
+                "invalid",
+                param="total_bytes",
+                value=total_bytes,
                 rule=f"is not between 0 and {self.limits.total_bytes_max}",
             )
         if len(additional_owners) > self.limits.max_additional_owners:
             raise UploadRefused(
-                "invalid", param="additional_owners", value=",".join(additional_owners),
+                "invalid",
+                param="additional_owners",
+                value=",".join(additional_owners),
                 rule=f"has more than {self.limits.max_additional_owners} items",
             )
         limit = self.limits.max_bytes_for(category, media_type)
@@ -164,7 +173,8 @@ class MediaService:
             raise UploadRefused(
                 "segment_index",
                 f"SegmentIndex must be between 0 and {self.limits.max_segments - 1}.",
-                param="segment_index", value=segment_index,
+                param="segment_index",
+                value=segment_index,
                 rule=f"is not between 0 and {self.limits.max_segments - 1}",
             )
 
@@ -222,9 +232,7 @@ class MediaService:
     def _finalize_fields(self, row: MediaRow, info: MediaInfo | None) -> dict[str, Any]:
         if info is None:
             raise UploadRefused("unrecognized", UNRECOGNIZED)
-        if self.config.check_media_type_matches and row.media_type not in (
-            None, info.media_type
-        ):
+        if self.config.check_media_type_matches and row.media_type not in (None, info.media_type):
             raise UploadRefused("unrecognized", UNRECOGNIZED)
         category = row.media_category
         now = self.now()
@@ -256,8 +264,10 @@ class MediaService:
             raise UploadRefused("unrecognized", UNRECOGNIZED)
         if wanted == "subtitles" and info.kind != "subtitles":
             raise UploadRefused("unrecognized", UNRECOGNIZED)
-        if wanted is None and info.kind == "video" and row.total_bytes > (
-            self.limits.sync_video_max_bytes
+        if (
+            wanted is None
+            and info.kind == "video"
+            and row.total_bytes > (self.limits.sync_video_max_bytes)
         ):
             raise UploadRefused("large_sync", LARGE_SYNC)
         fields["outcome"] = "succeeded"
@@ -292,9 +302,7 @@ class MediaService:
     @staticmethod
     def _media_object(row: MediaRow) -> dict[str, Any]:
         if row.kind in ("image",) or (row.kind == "gif" and row.processing_s is None):
-            return {
-                "image": {"image_type": row.detected_type, "w": row.width, "h": row.height}
-            }
+            return {"image": {"image_type": row.detected_type, "w": row.width, "h": row.height}}
         if row.kind == "video":
             return {"video": {"video_type": row.detected_type}}
         if row.kind == "gif":
@@ -326,10 +334,8 @@ class MediaService:
 
 
 def _unlink(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def spool_size(path: str) -> int:

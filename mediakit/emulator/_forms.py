@@ -7,6 +7,7 @@ written once it passes the chunk cap, so an oversized chunk is refused without b
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable
@@ -51,10 +52,8 @@ class Form:
 
     def discard(self) -> None:
         for part in self.files.values():
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(part.path)
-            except FileNotFoundError:
-                pass
 
 
 def content_type(request: Request) -> str:

@@ -13,7 +13,7 @@ from ._config import EmulatorConfig
 from ._problems import forbidden, unauthorized, unsupported_authentication
 from ._store import Store
 
-__all__ = ["Gate", "Principal", "X_HOSTS"]
+__all__ = ["X_HOSTS", "Gate", "Principal"]
 
 X_HOSTS = ("api.x.com", "api.twitter.com", "upload.twitter.com", "upload.x.com")
 
@@ -29,14 +29,20 @@ class Gate:
     def __init__(self, config: EmulatorConfig, store: Store) -> None:
         self._config = config
         self._store = store
-        self._token_secrets = {a.access_token: a.access_token_secret for a in config.oauth1_accounts}
+        self._token_secrets = {
+            a.access_token: a.access_token_secret for a in config.oauth1_accounts
+        }
         self._token_users = {a.access_token: a.user_id for a in config.oauth1_accounts}
         started = config.clock.now()
         for grant in config.user_tokens:
             expires = None if grant.lifetime_s is None else started + grant.lifetime_s
             # INSERT OR IGNORE: a restarted emulator keeps the expiry it first gave the token.
             store.put_token(
-                grant.access_token, grant.user_id, grant.scopes, expires, grant.client_id,
+                grant.access_token,
+                grant.user_id,
+                grant.scopes,
+                expires,
+                grant.client_id,
                 replace=False,
             )
             if grant.refresh_token:
@@ -78,7 +84,9 @@ class Gate:
     def _consumer_secret(self, consumer_key: str) -> str | None:
         return self._config.consumer_secret if consumer_key == self._config.consumer_key else None
 
-    def v2(self, request: Request, form: Sequence[tuple[str, str]] | None = None) -> Principal | Response:
+    def v2(
+        self, request: Request, form: Sequence[tuple[str, str]] | None = None
+    ) -> Principal | Response:
         """The principal of a v2 media request, or the problem response X would send."""
         header = request.headers.get("authorization", "")
         if header[:6].lower() == "oauth ":

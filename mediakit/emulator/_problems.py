@@ -27,7 +27,9 @@ class V2Problem(Exception):
         self.response = response
 
 
-def problem(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Response:
+def problem(
+    status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
+) -> Response:
     return JSONResponse(
         dict(body), status_code=status, media_type="application/problem+json", headers=headers
     )
@@ -67,7 +69,8 @@ def not_found() -> Response:
 
 def unauthorized() -> Response:
     return problem(
-        401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
+        401,
+        {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"},
     )
 
 

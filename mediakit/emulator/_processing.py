@@ -16,7 +16,7 @@ from .._detect import MediaInfo
 from ._config import EmulatorConfig
 from ._store import MediaRow
 
-__all__ = ["ProcessingPlan", "ProcessingModel", "format_duration", "processing_info"]
+__all__ = ["ProcessingModel", "ProcessingPlan", "format_duration", "processing_info"]
 
 
 @dataclass(frozen=True)

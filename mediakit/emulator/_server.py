@@ -28,10 +28,15 @@ def banner(emulator: Emulator, url: str) -> str:
     if demo:
         lines.append(f"  consumer secret: {config.consumer_secret}   (demo)")
     for account in config.oauth1_accounts:
-        shown = account.access_token_secret if account.access_token == DEMO.access_token or (
-            account.access_token == DEMO.other_access_token
-        ) else "(given)"
-        lines.append(f"  access token: {account.access_token}  secret: {shown}  user {account.user_id}")
+        shown = (
+            account.access_token_secret
+            if account.access_token == DEMO.access_token
+            or (account.access_token == DEMO.other_access_token)
+            else "(given)"
+        )
+        lines.append(
+            f"  access token: {account.access_token}  secret: {shown}  user {account.user_id}"
+        )
     for grant in config.user_tokens:
         token = grant.access_token if grant.access_token == DEMO.user_token else "(given)"
         lines.append(f"  OAuth 2.0 user token: {token}  scopes: {' '.join(sorted(grant.scopes))}")
@@ -67,14 +72,14 @@ def serve(
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    # Listening before the banner: a client that reads it and connects at once is queued.
+    sock.listen(2048)
     bound_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
-    print(banner(emulator, f"{scheme}://{shown_host}:{bound_port}"), file=out, flush=True)
-    config = _config(
-        emulator, host, bound_port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile
-    )
+    config = _config(emulator, host, bound_port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
     server = uvicorn.Server(config)
     try:
+        print(banner(emulator, f"{scheme}://{shown_host}:{bound_port}"), file=out, flush=True)
         asyncio.run(server.serve(sockets=[sock]))
     except KeyboardInterrupt:
         pass
@@ -99,9 +104,7 @@ def running(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
-    config = _config(
-        emulator, host, bound_port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile
-    )
+    config = _config(emulator, host, bound_port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
     server = uvicorn.Server(config)
     thread = threading.Thread(
         target=lambda: asyncio.run(server.serve(sockets=[sock])),

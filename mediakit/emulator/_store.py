@@ -211,9 +211,7 @@ class Store:
                 fields[key] = json.dumps(fields[key])
         assignments = ", ".join(f"{name} = ?" for name in fields)
         with self.transaction() as db:
-            db.execute(
-                f"UPDATE media SET {assignments} WHERE id = ?", (*fields.values(), media_id)
-            )
+            db.execute(f"UPDATE media SET {assignments} WHERE id = ?", (*fields.values(), media_id))
 
     def get_media(self, media_id: str) -> MediaRow | None:
         with self._lock:

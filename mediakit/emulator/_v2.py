@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .._detect import HEAD_BYTES, sniff
+from .._detect import HEAD_BYTES, sniff, sniff_file
 from .._limits import CATEGORIES, canonical_category
 from . import _problems as p
 from ._core import MediaService, UploadRefused
@@ -132,7 +132,9 @@ class V2:
         total_bytes = _int_value(body["total_bytes"], "total_bytes", allow_string=False)
         category = body.get("media_category")
         if category is not None and (not isinstance(category, str) or category not in CATEGORIES):
-            raise _invalid("body", "media_category", category, f"is not one of [{','.join(CATEGORIES)}]")
+            raise _invalid(
+                "body", "media_category", category, f"is not one of [{','.join(CATEGORIES)}]"
+            )
         owners = _owners(body.get("additional_owners"))
         shared = body.get("shared", False)
         if not isinstance(shared, bool):
@@ -168,7 +170,12 @@ class V2:
         return await self._append_body(request, principal, media_id, status=200)
 
     async def _append_body(
-        self, request: Request, principal: Principal, media_id: str, *, status: int,
+        self,
+        request: Request,
+        principal: Principal,
+        media_id: str,
+        *,
+        status: int,
         form: Form | None = None,
     ) -> Response:
         limit = self.service.limits.max_chunk_bytes
@@ -292,9 +299,13 @@ class V2:
         body: dict[str, Any] | None = None
         if kind == "application/json":
             body = await self._json_object(request)
-            command = command or (body.get("command") if isinstance(body.get("command"), str) else None)
+            command = command or (
+                body.get("command") if isinstance(body.get("command"), str) else None
+            )
         elif kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
-            form = await self._read_form(request, "_incoming", self.service.limits.category_max_bytes("tweet_image"))
+            form = await self._read_form(
+                request, "_incoming", self.service.limits.category_max_bytes("tweet_image")
+            )
             command = command or form.get("command")
         if command is not None:
             if form is not None and command != "APPEND":
@@ -330,18 +341,21 @@ class V2:
         except BaseException:
             form.discard()
             raise
-        with open(part.path, "rb") as handle:
-            media_type = _guess_type(handle.read(HEAD_BYTES))
+        media_type = sniff_file(part.path)
         return await self._one_shot(principal, category, media_type, part.path, part.size, owners)
 
     async def _one_shot_json(
         self, request: Request, principal: Principal, body: dict[str, Any]
     ) -> Response:
-        self._no_extra(body, ("media", "media_category", "additional_owners", "media_type", "shared"))
+        self._no_extra(
+            body, ("media", "media_category", "additional_owners", "media_type", "shared")
+        )
         category = self._one_shot_category(body.get("media_category"))
         encoded = body.get("media")
         if not isinstance(encoded, str):
-            raise p.V2Problem(p.invalid_request([p.message("The `media` body parameter is missing.")]))
+            raise p.V2Problem(
+                p.invalid_request([p.message("The `media` body parameter is missing.")])
+            )
         try:
             data = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
@@ -353,18 +367,27 @@ class V2:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         owners = _owners(body.get("additional_owners"))
-        media_type = _guess_type(data[:HEAD_BYTES])
+        media_type = sniff(data[:HEAD_BYTES])
         return await self._one_shot(principal, category, media_type, temp_path, len(data), owners)
 
     async def _one_shot(
-        self, principal: Principal, category: str, media_type: str | None,
-        temp_path: str, size: int, owners: list[str],
+        self,
+        principal: Principal,
+        category: str,
+        media_type: str | None,
+        temp_path: str,
+        size: int,
+        owners: list[str],
     ) -> Response:
         service = self.service
         try:
             row = service.init(
-                user_id=principal.user_id, api="v2", media_type=media_type, total_bytes=size,
-                category=category, additional_owners=owners,
+                user_id=principal.user_id,
+                api="v2",
+                media_type=media_type,
+                total_bytes=size,
+                category=category,
+                additional_owners=owners,
             )
         except UploadRefused:
             os.unlink(temp_path)
@@ -402,11 +425,17 @@ class V2:
         params.pop("command", None)
         if command == "INIT":
             if "total_bytes" in params:
-                params["total_bytes"] = _int_value(params["total_bytes"], "total_bytes", allow_string=True)
+                params["total_bytes"] = _int_value(
+                    params["total_bytes"], "total_bytes", allow_string=True
+                )
             if isinstance(params.get("additional_owners"), str):
-                params["additional_owners"] = [o for o in params["additional_owners"].split(",") if o]
+                params["additional_owners"] = [
+                    o for o in params["additional_owners"].split(",") if o
+                ]
             if isinstance(params.get("media_category"), str):
-                params["media_category"] = canonical_category(params["media_category"]) or params["media_category"]
+                params["media_category"] = (
+                    canonical_category(params["media_category"]) or params["media_category"]
+                )
             self._no_extra(params, INITIALIZE_FIELDS)
             return await self._init_from(principal, params, status=202)
         media_id = params.get("media_id")
@@ -442,7 +471,9 @@ class V2:
             limit = self.service.limits.max_alt_text_chars
             if len(text) > limit:
                 raise _invalid(
-                    "body", "metadata.alt_text.text", text[:40] + "…",
+                    "body",
+                    "metadata.alt_text.text",
+                    text[:40] + "…",
                     f"is longer than {limit} characters",
                 )
         row = self.service.find(principal.user_id, media_id)
@@ -459,7 +490,11 @@ class V2:
         principal = self._auth(request)
         body = await self._json_object(request)
         deleting = request.method == "DELETE"
-        allowed = ("id", "media_category", "language_code") if deleting else ("id", "media_category", "subtitles")
+        allowed = (
+            ("id", "media_category", "language_code")
+            if deleting
+            else ("id", "media_category", "subtitles")
+        )
         self._no_extra(body, allowed)
         media_id = body.get("id")
         _check_id(media_id if isinstance(media_id, str) else None, "id", "body")
@@ -467,7 +502,9 @@ class V2:
         note(media_id=media_id)
         category = body.get("media_category")
         if category not in ("TweetVideo", "AmplifyVideo"):
-            raise _invalid("body", "media_category", category, "is not one of [AmplifyVideo,TweetVideo]")
+            raise _invalid(
+                "body", "media_category", category, "is not one of [AmplifyVideo,TweetVideo]"
+            )
         video = self.service.find(principal.user_id, media_id)
         if video is None or video.phase != "finalized" or video.kind != "video":
             raise UploadRefused("not_found", "Not found")
@@ -509,7 +546,3 @@ def _owners(value: object) -> list[str]:
     ):
         raise _invalid("body", "additional_owners", value, "is not a list of user ids")
     return list(items)
-
-
-def _guess_type(head: bytes) -> str | None:
-    return sniff(head)

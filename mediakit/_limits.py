@@ -66,9 +66,7 @@ CATEGORIES = (
     "subtitles",
 )
 # Categories whose media X processes after FINALIZE (processing_info, STATUS polling).
-ASYNC_CATEGORIES = frozenset(
-    {"amplify_video", "tweet_gif", "tweet_video", "dm_gif", "dm_video"}
-)
+ASYNC_CATEGORIES = frozenset({"amplify_video", "tweet_gif", "tweet_video", "dm_gif", "dm_video"})
 
 Kind = Literal["image", "gif", "video", "subtitles"]
 

@@ -12,7 +12,7 @@ import pytest
 from mediakit import ScaledClock
 from mediakit.emulator import DEMO, Emulator, running
 
-# 1 real second = 50 emulated seconds: processing of 2-4 s takes 40-80 ms.
+# 1 real second = 50 emulated seconds: processing of 5-10 s takes 100-200 ms.
 CLOCK_SCALE = 50.0
 
 
@@ -24,7 +24,7 @@ def clock() -> ScaledClock:
 @pytest.fixture
 def emu(clock: ScaledClock, tmp_path: Path) -> Iterator[Emulator]:
     emulator = Emulator(
-        clock=clock, seed=7, processing_seconds=(2.0, 4.0), state=tmp_path / "emu.sqlite"
+        clock=clock, seed=7, processing_seconds=(5.0, 10.0), state=tmp_path / "emu.sqlite"
     )
     yield emulator
     emulator.close()

@@ -634,3 +634,81 @@ async def test_issued_tokens_expire(tmp_path: Path) -> None:
         clock.advance(61)
         assert (await initialize(c, 1, "image/png", "tweet_image")).status_code == 401
     emulator.close()
+
+
+# 1, 2: X's host names, and signatures made for them
+
+
+async def test_signed_for_x_host_but_sent_elsewhere(base, emu: Emulator) -> None:
+    """Clients behind a proxy sign https://api.x.com/... and connect to our address."""
+    url, transport = base
+    signer = oauth1(emu.clock)
+    for x_host in ("api.x.com", "api.twitter.com"):
+        signed = httpx.Request(
+            "POST",
+            f"https://{x_host}/2/media/upload/initialize",
+            json={"total_bytes": 5, "media_type": "image/png", "media_category": "tweet_image"},
+        )
+        flow = signer.sync_auth_flow(signed)
+        signed = next(flow)
+        async with httpx.AsyncClient(base_url=url, transport=transport) as c:
+            answer = await c.post(
+                "/2/media/upload/initialize",
+                content=signed.content,
+                headers={
+                    "authorization": signed.headers["authorization"],
+                    "content-type": "application/json",
+                },
+            )
+        assert answer.status_code == 200, answer.text
+    # A signature for another site's URL is still refused.
+    signed = next(signer.sync_auth_flow(httpx.Request("POST", "https://example.com/2/media/upload/initialize")))
+    async with httpx.AsyncClient(base_url=url, transport=transport) as c:
+        answer = await c.post(
+            "/2/media/upload/initialize",
+            json={"total_bytes": 5, "media_type": "image/png"},
+            headers={"authorization": signed.headers["authorization"]},
+        )
+    assert answer.status_code == 401
+
+
+@pytest.mark.parametrize("host", ["api.x.com", "api.twitter.com"])
+async def test_both_x_hosts_route_by_path(emu: Emulator, host: str) -> None:
+    async with make_client((f"https://{host}", httpx.ASGITransport(app=emu.app))) as c:
+        assert (await initialize(c, 5, "image/png", "tweet_image")).status_code == 200
+
+
+# switchable behaviours (cfg)
+
+
+async def test_status_of_sync_media_can_return_the_object(tmp_path: Path, media_dir: Path) -> None:
+    emulator = Emulator(status_of_sync_media="object", state=tmp_path / "s.sqlite")
+    async with make_client(("https://api.x.com", httpx.ASGITransport(app=emulator.app))) as c:
+        media_id, _ = await upload_file(c, mf.make_png(media_dir / "p.png", 6, 4), "tweet_image")
+        answer = await status(c, media_id)
+    assert answer.status_code == 200
+    assert answer.json()["data"]["image"] == {"image_type": "image/png", "w": 6, "h": 4}
+    emulator.close()
+
+
+async def test_finalize_twice_can_be_an_error(tmp_path: Path, media_dir: Path) -> None:
+    emulator = Emulator(finalize_twice="error", state=tmp_path / "s.sqlite")
+    async with make_client(("https://api.x.com", httpx.ASGITransport(app=emulator.app))) as c:
+        media_id, _ = await upload_file(c, mf.make_png(media_dir / "p.png"), "tweet_image")
+        assert (await finalize(c, media_id)).status_code == 400
+    emulator.close()
+
+
+async def test_declared_type_mismatch_can_be_refused(tmp_path: Path, media_dir: Path) -> None:
+    png = mf.make_png(media_dir / "p.png").read_bytes()
+    lenient = Emulator(state=tmp_path / "a.sqlite")
+    strict = Emulator(check_media_type_matches=True, state=tmp_path / "b.sqlite")
+    async with make_client(("https://api.x.com", httpx.ASGITransport(app=lenient.app))) as c:
+        _, done = await upload_bytes(c, png, "tweet_image", media_type="image/jpeg")
+        assert done.status_code == 200
+        assert done.json()["data"]["image"]["image_type"] == "image/png"  # what the bytes are
+    async with make_client(("https://api.x.com", httpx.ASGITransport(app=strict.app))) as c:
+        _, done = await upload_bytes(c, png, "tweet_image", media_type="image/jpeg")
+        assert problem_messages(done) == ["media type unrecognized."]
+    lenient.close()
+    strict.close()

@@ -26,6 +26,7 @@ from ._forms import BodyError, read_small_body
 from ._gate import Gate
 from ._log import RequestLog, RequestRecord, note
 from ._processing import processing_info
+from ._ratelimit import Limiter, RateLimited, RateLimits
 from ._store import MediaRow, Store
 from ._v2 import V2
 
@@ -101,6 +102,7 @@ class Emulator:
         user_token_scopes: Iterable[str] | None = None,
         user_token_lifetime_s: float | None = None,
         app_bearer_token: str | None = None,
+        rate_window_s: float | None = None,
         config: EmulatorConfig | None = None,
         **settings: Any,
     ) -> None:
@@ -144,11 +146,20 @@ class Emulator:
             )
         if app_bearer_token is not None:
             changes["app_bearer_tokens"] = (app_bearer_token,)
+        limits_setting = changes.get("rate_limits", base.rate_limits)
+        if limits_setting is True:
+            limits_setting = RateLimits()
+        elif limits_setting is False:
+            limits_setting = None
+        if rate_window_s is not None:
+            limits_setting = (limits_setting or RateLimits()).scaled(rate_window_s)
+        changes["rate_limits"] = limits_setting
         self.config = replace(base, **changes)
         self._store = Store(self.config.state_path, self.config.spool_dir)
         self._service = MediaService(self.config, self._store)
         self._gate = Gate(self.config, self._store)
         self._log = RequestLog(self.config.request_log_size)
+        self.limiter = Limiter(self.config.rate_limits, self.config.clock)
         self._last_sweep = float("-inf")
         self.app = self._build_app()
 
@@ -239,7 +250,7 @@ class Emulator:
     # the ASGI app
 
     def _build_app(self) -> Starlette:
-        v2 = V2(self._service, self._gate)
+        v2 = V2(self._service, self._gate, self.limiter)
         wrap = self._endpoint
         routes = [
             Route("/2/media/upload/initialize", wrap(v2.initialize, "v2"), methods=["POST"]),
@@ -278,6 +289,8 @@ class Emulator:
                     response = await handler(request)
                 except p.V2Problem as exc:
                     response = exc.response
+                except RateLimited:
+                    response = _too_many_requests(api)
                 except UploadRefused as exc:
                     from ._v2 import _refusal
 
@@ -296,6 +309,9 @@ class Emulator:
                             "status": 500,
                         },
                     )
+                headers = record.extra.get("rate_limit_headers")
+                if headers:
+                    response.headers.update(headers)
                 record.status = response.status_code
                 return response
             finally:
@@ -369,6 +385,22 @@ class Emulator:
 
     async def _health(self, request: Request) -> Response:
         return JSONResponse({"ok": True, "now": self.clock.now()})
+
+
+def _too_many_requests(api: str) -> Response:
+    if api == "v1.1":
+        return JSONResponse(
+            {"errors": [{"code": 88, "message": "Rate limit exceeded"}]}, status_code=429
+        )
+    return p.problem(
+        429,
+        {
+            "title": "Too Many Requests",
+            "detail": "Too Many Requests",
+            "type": "about:blank",
+            "status": 429,
+        },
+    )
 
 
 def _oauth_error(code: str, description: str, status: int = 400) -> Response:

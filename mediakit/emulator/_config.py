@@ -13,6 +13,7 @@ from typing import Literal
 
 from .._clock import Clock, SystemClock
 from .._limits import Limits
+from ._ratelimit import RateLimits
 
 __all__ = [
     "DEMO",
@@ -125,6 +126,8 @@ class EmulatorConfig:
     finalize_twice: Literal["idempotent", "error"] = "idempotent"
     check_media_type_matches: bool = False
     request_log_size: int = 100_000
+    # X's published per-user (15 min) and per-app (24 h) budgets; None turns limiting off.
+    rate_limits: RateLimits | None = field(default_factory=RateLimits)
 
     @property
     def uses_demo_credentials(self) -> bool:

@@ -19,7 +19,8 @@ from . import _problems as p
 from ._core import MediaService, UploadRefused
 from ._forms import BodyError, Form, content_type, read_form, read_json
 from ._gate import Gate, Principal
-from ._log import note
+from ._log import current, note
+from ._ratelimit import Limiter
 
 __all__ = ["V2"]
 
@@ -75,15 +76,19 @@ def _int_value(value: object, name: str, *, allow_string: bool) -> int:
 
 
 class V2:
-    def __init__(self, service: MediaService, gate: Gate) -> None:
+    def __init__(self, service: MediaService, gate: Gate, limiter: Limiter) -> None:
         self.service = service
         self.gate = gate
+        self.limiter = limiter
 
     def _auth(self, request: Request) -> Principal:
         principal = self.gate.v2(request)
         if isinstance(principal, Response):
             raise p.V2Problem(principal)
         note(user_id=principal.user_id)
+        record = current()
+        if record is not None and record.command:
+            self.limiter.charge(record.command, principal.user_id)
         return principal
 
     async def _json_object(self, request: Request) -> dict[str, Any]:

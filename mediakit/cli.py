@@ -38,6 +38,37 @@ def _rate(text: str) -> float:
     return value
 
 
+def _fault(text: str) -> tuple[str, int, float]:
+    from .emulator._faults import parse_fault
+
+    try:
+        return parse_fault(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _latency(text: str) -> float | tuple[float, float]:
+    from .emulator._faults import parse_latency
+
+    try:
+        return parse_latency(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _bandwidth(text: str) -> float:
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    raw = text.strip().lower().removesuffix("/s").removesuffix("b")
+    scale = units.get(raw[-1:], 1)
+    try:
+        value = float(raw[:-1] if scale != 1 else raw) * scale
+    except ValueError:
+        value = -1
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected bytes per second like 2M or 500K, not {text!r}")
+    return value
+
+
 def _emulator_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cmd = sub.add_parser(
         "emulator",
@@ -82,12 +113,60 @@ def _emulator_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     proc.add_argument("--processing-failure-rate", type=_rate, default=0.0)
     proc.add_argument("--seed", type=int)
+    limits = cmd.add_argument_group("rate limits")
+    limits.add_argument(
+        "--rate-limits",
+        choices=("on", "off"),
+        default="on",
+        help="X's published per-user (15 min) and per-app (24 h) budgets (default on)",
+    )
+    limits.add_argument(
+        "--rate-window",
+        type=float,
+        metavar="SECONDS",
+        help="shorten the 15-minute window (the 24-hour one shrinks in proportion)",
+    )
+    faults = cmd.add_argument_group("fault injection (seeded by --seed)")
+    faults.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        type=_fault,
+        metavar="COMMAND:STATUS:RATE",
+        help="answer this share of COMMAND requests (INIT, APPEND, FINALIZE, STATUS, UPLOAD, "
+        "METADATA or *) with STATUS, e.g. APPEND:503:0.02; repeatable",
+    )
+    faults.add_argument(
+        "--drop-rate",
+        type=_rate,
+        default=0.0,
+        help="share of requests whose connection is closed without an answer",
+    )
+    faults.add_argument(
+        "--latency",
+        type=_latency,
+        metavar="TIME|LOW-HIGH",
+        help="added latency per request, e.g. 150ms or 50ms-200ms",
+    )
+    faults.add_argument(
+        "--bandwidth",
+        type=_bandwidth,
+        metavar="BYTES/S",
+        help="cap on how fast each connection's request body is read, e.g. 2M or 500K",
+    )
     compat = cmd.add_argument_group("compatibility")
     compat.add_argument(
         "--allow-command-form",
         action="store_true",
         help="serve the retired POST /2/media/upload?command= form (for old clients)",
     )
+
+
+def _fault_table(entries: list[tuple[str, int, float]]) -> dict[str, dict[str | int, float]]:
+    table: dict[str, dict[str | int, float]] = {}
+    for command, status, rate in entries:
+        table.setdefault(command, {})[status] = rate
+    return table
 
 
 def _run_emulator(args: argparse.Namespace) -> int:
@@ -119,6 +198,12 @@ def _run_emulator(args: argparse.Namespace) -> int:
         seed=args.seed,
         keep_media=args.keep_media,
         allow_command_form=args.allow_command_form,
+        rate_limits=args.rate_limits == "on",
+        rate_window_s=args.rate_window,
+        faults=_fault_table(args.fault),
+        drop_rate=args.drop_rate,
+        latency=args.latency,
+        bandwidth=args.bandwidth,
     )
     try:
         serve(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -16,12 +16,14 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._clock import Clock
 from .._limits import Limits
 from . import _problems as p
 from ._config import DEMO, EmulatorConfig, UserTokenGrant
 from ._core import MediaService, UploadRefused
+from ._faults import ConnectionDropped, FaultInjector, Faults, InjectedFault, Latency
 from ._forms import BodyError, read_small_body
 from ._gate import Gate
 from ._log import RequestLog, RequestRecord, note
@@ -103,6 +105,10 @@ class Emulator:
         user_token_lifetime_s: float | None = None,
         app_bearer_token: str | None = None,
         rate_window_s: float | None = None,
+        faults: Faults | Mapping[str, Mapping[str | int, float]] | None = None,
+        drop_rate: float | None = None,
+        latency: Latency = None,
+        bandwidth: float | None = None,
         config: EmulatorConfig | None = None,
         **settings: Any,
     ) -> None:
@@ -154,14 +160,24 @@ class Emulator:
         if rate_window_s is not None:
             limits_setting = (limits_setting or RateLimits()).scaled(rate_window_s)
         changes["rate_limits"] = limits_setting
+        changes["faults"] = _faults_setting(
+            faults if faults is not None else base.faults,
+            drop_rate,
+            latency,
+            bandwidth,
+            settings.get("seed", base.seed),
+        )
         self.config = replace(base, **changes)
         self._store = Store(self.config.state_path, self.config.spool_dir)
         self._service = MediaService(self.config, self._store)
         self._gate = Gate(self.config, self._store)
         self._log = RequestLog(self.config.request_log_size)
-        self.limiter = Limiter(self.config.rate_limits, self.config.clock)
+        self.faults = FaultInjector(self.config.faults)
+        self.limiter = Limiter(self.config.rate_limits, self.config.clock, self.faults)
         self._last_sweep = float("-inf")
         self.app = self._build_app()
+        # What a socket server runs: the same app, marked as served and bandwidth-capped.
+        self.socket_app = self.faults.socket_app(self.app)
 
     @classmethod
     def builtin(cls, **settings: Any) -> Emulator:
@@ -249,7 +265,7 @@ class Emulator:
 
     # the ASGI app
 
-    def _build_app(self) -> Starlette:
+    def _build_app(self) -> ASGIApp:
         v2 = V2(self._service, self._gate, self.limiter)
         wrap = self._endpoint
         routes = [
@@ -285,12 +301,21 @@ class Emulator:
                 if now - self._last_sweep >= SWEEP_EVERY_S:
                     self._last_sweep = now
                     self._service.sweep()
+                delay = self.faults.latency()
+                if delay:
+                    await self.clock.sleep(delay)
+                if self.faults.should_drop(request.scope):
+                    record.status = 0
+                    record.extra["dropped"] = True
+                    return _DroppedConnection()
                 try:
                     response = await handler(request)
                 except p.V2Problem as exc:
                     response = exc.response
                 except RateLimited:
                     response = _too_many_requests(api)
+                except InjectedFault as exc:
+                    response = _injected(api, exc.status)
                 except UploadRefused as exc:
                     from ._v2 import _refusal
 
@@ -385,6 +410,58 @@ class Emulator:
 
     async def _health(self, request: Request) -> Response:
         return JSONResponse({"ok": True, "now": self.clock.now()})
+
+
+class _DroppedConnection(Response):
+    """Starts a response and fails, so the server closes the connection without a body."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200, headers={"content-length": "1048576"})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        raise ConnectionDropped("fault injection: connection dropped")
+
+
+_V1_FAULTS = {500: (131, "Internal error"), 503: (130, "Over capacity")}
+_V2_FAULT_TITLES = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+
+
+def _injected(api: str, status: int) -> Response:
+    if status == 429:
+        return _too_many_requests(api)
+    if api == "v1.1":
+        code, text = _V1_FAULTS.get(status, (131, "Internal error"))
+        return JSONResponse({"errors": [{"code": code, "message": text}]}, status_code=status)
+    title = _V2_FAULT_TITLES.get(status, "Error")
+    return p.problem(
+        status, {"title": title, "detail": title, "type": "about:blank", "status": status}
+    )
+
+
+def _faults_setting(
+    faults: Faults | Mapping[str, Mapping[str | int, float]],
+    drop_rate: float | None,
+    latency: Latency,
+    bandwidth: float | None,
+    seed: int | None,
+) -> Faults:
+    if isinstance(faults, Faults):
+        base = faults
+    else:
+        statuses = {
+            command.upper(): {int(status): float(rate) for status, rate in table.items()}
+            for command, table in faults.items()
+        }
+        base = Faults(statuses=statuses, seed=seed)
+    changes: dict[str, Any] = {}
+    if drop_rate is not None:
+        changes["drop_rate"] = drop_rate
+    if latency is not None:
+        changes["latency"] = latency
+    if bandwidth is not None:
+        changes["bandwidth"] = bandwidth
+    return replace(base, **changes) if changes else base
 
 
 def _too_many_requests(api: str) -> Response:

@@ -13,6 +13,7 @@ from typing import Literal
 
 from .._clock import Clock, SystemClock
 from .._limits import Limits
+from ._faults import Faults
 from ._ratelimit import RateLimits
 
 __all__ = [
@@ -128,6 +129,7 @@ class EmulatorConfig:
     request_log_size: int = 100_000
     # X's published per-user (15 min) and per-app (24 h) budgets; None turns limiting off.
     rate_limits: RateLimits | None = field(default_factory=RateLimits)
+    faults: Faults = field(default_factory=Faults)
 
     @property
     def uses_demo_credentials(self) -> bool:

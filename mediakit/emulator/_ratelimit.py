@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .._clock import Clock
+from ._faults import FaultInjector
 from ._log import note
 
 __all__ = ["V2_APP_LIMITS", "V2_USER_LIMITS", "Limiter", "RateLimited", "RateLimits"]
@@ -73,9 +74,12 @@ class _Window:
 
 
 class Limiter:
-    def __init__(self, limits: RateLimits | None, clock: Clock) -> None:
+    def __init__(
+        self, limits: RateLimits | None, clock: Clock, faults: FaultInjector | None = None
+    ) -> None:
         self.limits = limits
         self._clock = clock
+        self._faults = faults
         self._windows: dict[tuple[str, str, str], _Window] = {}
 
     def _window(self, scope: str, command: str, who: str, length: float) -> _Window:
@@ -90,7 +94,13 @@ class Limiter:
         """Count one request against its budgets, or raise `RateLimited`.
 
         Either way the current request learns what to put in its x-rate-limit-* headers.
+        A request that passes may then meet an injected fault (`InjectedFault`).
         """
+        self._count(command, user_id, app_id)
+        if self._faults is not None:
+            self._faults.maybe_fail(command)
+
+    def _count(self, command: str, user_id: str, app_id: str) -> None:
         limits = self.limits
         if limits is None or command not in limits.per_user:
             return

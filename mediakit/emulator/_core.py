@@ -275,8 +275,12 @@ class MediaService:
 
     # STATUS and the object every dialect renders
 
-    def describe(self, row: MediaRow) -> dict[str, Any]:
-        """The finalize/STATUS object (dialect-neutral keys), as X would show it now."""
+    def describe(self, row: MediaRow, *, just_finalized: bool = False) -> dict[str, Any]:
+        """The finalize/STATUS object (dialect-neutral keys), as X would show it now.
+
+        The answer to the FINALIZE that started processing always says `pending`, as X's does,
+        however fast the emulator's clock runs.
+        """
         now = self.now()
         out: dict[str, Any] = {
             "id": row.id,
@@ -292,6 +296,8 @@ class MediaService:
             out.update(self._media_object(row))
             return out
         info = processing_info(row, now, self.config.max_check_after_secs)
+        if just_finalized:
+            info = {"state": "pending", "check_after_secs": 1}
         if info["state"] != "failed":
             out["expires_after_secs"] = expires
         if info["state"] == "succeeded":

@@ -260,8 +260,10 @@ class V2:
         return await self._finalize(principal, media_id, status=200)
 
     async def _finalize(self, principal: Principal, media_id: str, *, status: int) -> Response:
+        before = self.service.find(principal.user_id, media_id)
         row = await self.service.finalize(user_id=principal.user_id, media_id=media_id)
-        described = self.service.describe(row)
+        fresh = before is not None and before.phase == "initialized"
+        described = self.service.describe(row, just_finalized=fresh)
         note(state=described.get("processing_info", {}).get("state"))
         return _data(described, status)
 

@@ -26,9 +26,15 @@ async def _codes(emulator: Emulator, base, count: int) -> list[int]:
 async def test_status_faults_per_command_are_seeded(tmp_path: Path, transport: str) -> None:
     runs = []
     for run in range(2):
-        emulator = Emulator(faults={"APPEND": {"503": 0.3, 500: 0.1}}, seed=5, state=tmp_path / f"f{run}.sqlite")
+        emulator = Emulator(
+            faults={"APPEND": {"503": 0.3, 500: 0.1}}, seed=5, state=tmp_path / f"f{run}.sqlite"
+        )
         if transport == "asgi":
-            runs.append(await _codes(emulator, ("https://api.x.com", httpx.ASGITransport(app=emulator.app)), 60))
+            runs.append(
+                await _codes(
+                    emulator, ("https://api.x.com", httpx.ASGITransport(app=emulator.app)), 60
+                )
+            )
         else:
             with running(emulator) as url:
                 runs.append(await _codes(emulator, (url, None), 60))
@@ -43,7 +49,12 @@ async def test_fault_bodies_of_each_generation(tmp_path: Path) -> None:
     async with make_client(("https://api.x.com", httpx.ASGITransport(app=emulator.app))) as c:
         answer = await initialize(c, 5, "image/png", "tweet_image")
     assert answer.status_code == 503
-    assert answer.json() == {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503}
+    assert answer.json() == {
+        "title": "Service Unavailable",
+        "detail": "Service Unavailable",
+        "type": "about:blank",
+        "status": 503,
+    }
     # The faulted request did nothing: no media was created.
     assert emulator.media == []
     emulator.close()

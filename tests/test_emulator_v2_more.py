@@ -662,7 +662,11 @@ async def test_signed_for_x_host_but_sent_elsewhere(base, emu: Emulator) -> None
             )
         assert answer.status_code == 200, answer.text
     # A signature for another site's URL is still refused.
-    signed = next(signer.sync_auth_flow(httpx.Request("POST", "https://example.com/2/media/upload/initialize")))
+    signed = next(
+        signer.sync_auth_flow(
+            httpx.Request("POST", "https://example.com/2/media/upload/initialize")
+        )
+    )
     async with httpx.AsyncClient(base_url=url, transport=transport) as c:
         answer = await c.post(
             "/2/media/upload/initialize",

@@ -64,6 +64,11 @@ def start(args: list[str]) -> tuple[subprocess.Popen[str], str]:
     return proc, match.group(1)
 
 
+def start_emulator(state: Path) -> tuple[subprocess.Popen[str], str]:
+    cmd = ["-m", "mediakit", "emulator", "--port", "0", "--rate-limits", "off"]
+    return start([sys.executable, *cmd, "--state", str(state)])
+
+
 def rss_kib(pid: int, field: str) -> int:
     text = Path(f"/proc/{pid}/status").read_text()
     match = re.search(rf"^{field}:\s+(\d+) kB", text, re.M)
@@ -119,20 +124,7 @@ def main() -> None:
     total = args.mib * 2**20
     with tempfile.TemporaryDirectory() as tmp:
         plain, plain_url = start([sys.executable, "-c", PLAIN_SERVER, str(free_port())])
-        emulator, emu_url = start(
-            [
-                sys.executable,
-                "-m",
-                "mediakit",
-                "emulator",
-                "--port",
-                "0",
-                "--rate-limits",
-                "off",
-                "--state",
-                str(Path(tmp) / "bench.sqlite"),
-            ]
-        )
+        emulator, emu_url = start_emulator(Path(tmp) / "bench.sqlite")
         try:
             assert emulator.stdout is not None
             for _ in range(20):  # the rest of the banner
@@ -161,20 +153,7 @@ def main() -> None:
                 proc.kill()
                 proc.wait()
         # Memory on a fresh process, so the high-water mark belongs to this upload alone.
-        emulator, emu_url = start(
-            [
-                sys.executable,
-                "-m",
-                "mediakit",
-                "emulator",
-                "--port",
-                "0",
-                "--rate-limits",
-                "off",
-                "--state",
-                str(Path(tmp) / "memory.sqlite"),
-            ]
-        )
+        emulator, emu_url = start_emulator(Path(tmp) / "memory.sqlite")
         try:
             asyncio.run(push(emu_url, len(chunk), chunk, 1, real=True))  # warm up every path
             idle = rss_kib(emulator.pid, "VmHWM")

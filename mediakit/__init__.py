@@ -1,5 +1,8 @@
 """mediakit: batch media uploads to X from a notebook, with an offline emulator of X's API."""
 
+from ._api import upload_files, upload_files_async, upload_folder, upload_folder_async
+from ._auth import Credentials
+from ._client import MediaClient, RetryPolicy
 from ._clock import Clock, ManualClock, ScaledClock, SystemClock
 from ._errors import (
     APIError,
@@ -12,6 +15,8 @@ from ._errors import (
     RateLimitError,
 )
 from ._limits import Limits
+from ._protocol import MediaState
+from ._result import UploadJob, UploadResult
 from .emulator import Emulator
 
 __version__ = "0.1.0"
@@ -21,14 +26,24 @@ __all__ = [
     "AuthError",
     "Clock",
     "ConfigurationError",
+    "Credentials",
     "CredentialsError",
     "Emulator",
     "Limits",
     "ManualClock",
+    "MediaClient",
     "MediaError",
+    "MediaState",
     "MediakitError",
     "ProcessingError",
     "RateLimitError",
+    "RetryPolicy",
     "ScaledClock",
     "SystemClock",
+    "UploadJob",
+    "UploadResult",
+    "upload_files",
+    "upload_files_async",
+    "upload_folder",
+    "upload_folder_async",
 ]

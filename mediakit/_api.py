@@ -1,0 +1,314 @@
+"""The public batch functions: `upload_files`, `upload_folder` and their async twins."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
+
+from ._auth import Credentials
+from ._batch import Batch, BatchInput, new_batch_id
+from ._client import MediaClient, RetryPolicy
+from ._clock import Clock
+from ._errors import ConfigurationError, MediaError
+from ._media import DEFAULT_CHUNK, FileCheck, discover, inspect_file
+from ._records import FileRecord
+from ._result import UploadJob, UploadResult
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ._http import httpx
+    from .emulator import Emulator
+
+__all__ = ["upload_files", "upload_files_async", "upload_folder", "upload_folder_async"]
+
+Progress = Literal["auto", "widgets", "text", "none"]
+FilesInput: TypeAlias = "Iterable[str | os.PathLike[str]] | pd.DataFrame"
+
+
+def _rows(files: Any) -> list[dict[str, Any]]:
+    """Paths or a DataFrame with a `path` column (plus alt_text, category, your columns)."""
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is a core dependency
+        pd = None  # type: ignore[assignment]
+    if pd is not None and isinstance(files, pd.DataFrame):
+        if "path" not in files.columns:
+            raise ConfigurationError("a DataFrame of files needs a 'path' column")
+        rows = files.to_dict("records")
+        return [{str(k): (None if _is_missing(v) else v) for k, v in row.items()} for row in rows]
+    if isinstance(files, str | os.PathLike):
+        files = [files]
+    return [{"path": path} for path in files]
+
+
+def _is_missing(value: Any) -> bool:
+    try:
+        import pandas as pd
+
+        return bool(pd.isna(value)) if not isinstance(value, list | tuple | dict) else False
+    except (TypeError, ValueError):
+        return False
+
+
+def _records(
+    checks: list[tuple[FileCheck, dict[str, Any]]], batch_id: str, target: str, api: str
+) -> list[BatchInput]:
+    inputs = []
+    for file_id, (check, row) in enumerate(checks):
+        user = {k: v for k, v in row.items() if k not in ("path", "category")}
+        alt_text = user.get("alt_text")
+        record = FileRecord(
+            batch_id=batch_id,
+            file_id=file_id,
+            path=str(check.path),
+            bytes=check.size,
+            mtime=check.mtime,
+            media_type=check.media_type,
+            media_category=check.category,
+            segments=check.segments,
+            chunk_size=check.chunk_size,
+            target=target,
+            api=api,
+            alt_text=str(alt_text) if alt_text else None,
+            user_columns=user,
+        )
+        inputs.append(BatchInput(check, record))
+    return inputs
+
+
+async def upload_files_async(
+    files: FilesInput,
+    *,
+    target: str | None = None,
+    credentials: Credentials | None = None,
+    base_url: str | None = None,
+    api: str = "v2",
+    category: str = "auto",
+    dm: bool = False,
+    concurrency: int = 4,
+    segment_concurrency: int = 3,
+    chunk_size: int = DEFAULT_CHUNK,
+    status_deadline_s: float = 3600.0,
+    progress: Progress = "auto",
+    clock: Clock | None = None,
+    emulator: Emulator | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    retry: RetryPolicy | None = None,
+    request_timeout: float | None = None,
+    verify: bool | str = True,
+    _on_batch: Any = None,
+) -> UploadResult:
+    """Upload files (paths, or a DataFrame with a `path` column) and return every outcome.
+
+    Goes to the built-in emulator unless `target="x"` or `credentials=` (X) or `base_url=`
+    (any other server) says otherwise.
+    """
+    rows = _rows(files)
+    checks = await asyncio.to_thread(
+        lambda: [
+            (
+                inspect_file(
+                    Path(row["path"]),
+                    category=str(row.get("category") or category),
+                    chunk_size=chunk_size,
+                    dm=dm,
+                ),
+                row,
+            )
+            for row in rows
+        ]
+    )
+    return await _run(
+        checks,
+        target=target,
+        credentials=credentials,
+        base_url=base_url,
+        api=api,
+        concurrency=concurrency,
+        segment_concurrency=segment_concurrency,
+        chunk_size=chunk_size,
+        status_deadline_s=status_deadline_s,
+        progress=progress,
+        clock=clock,
+        emulator=emulator,
+        transport=transport,
+        retry=retry,
+        request_timeout=request_timeout,
+        verify=verify,
+        on_batch=_on_batch,
+    )
+
+
+async def upload_folder_async(
+    folder: str | os.PathLike[str],
+    *,
+    pattern: str = "*",
+    recursive: bool = True,
+    category: str = "auto",
+    dm: bool = False,
+    chunk_size: int = DEFAULT_CHUNK,
+    **options: Any,
+) -> UploadResult:
+    """Upload every media file in a folder (hidden files skipped; `pattern` filters names)."""
+    found = await asyncio.to_thread(discover, folder, pattern, recursive)
+    checks = [
+        (
+            check
+            if (category == "auto" and chunk_size == DEFAULT_CHUNK and not dm) or not check.ok
+            else inspect_file(check.path, category=category, chunk_size=chunk_size, dm=dm),
+            {"path": str(check.path)},
+        )
+        for check in found
+    ]
+    on_batch = options.pop("_on_batch", None)
+    return await _run(checks, chunk_size=chunk_size, on_batch=on_batch, **options)
+
+
+async def _run(
+    checks: list[tuple[FileCheck, dict[str, Any]]],
+    *,
+    target: str | None = None,
+    credentials: Credentials | None = None,
+    base_url: str | None = None,
+    api: str = "v2",
+    concurrency: int = 4,
+    segment_concurrency: int = 3,
+    chunk_size: int = DEFAULT_CHUNK,
+    status_deadline_s: float = 3600.0,
+    progress: Progress = "auto",
+    clock: Clock | None = None,
+    emulator: Emulator | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    retry: RetryPolicy | None = None,
+    request_timeout: float | None = None,
+    verify: bool | str = True,
+    on_batch: Any = None,
+) -> UploadResult:
+    from ._target import resolve_target
+
+    resolved = resolve_target(
+        target=target,
+        credentials=credentials,
+        base_url=base_url,
+        transport=transport,
+        api=api,
+        clock=clock,
+        emulator=emulator,
+    )
+    client = MediaClient(
+        resolved.credentials,
+        api=api,
+        base_url=resolved.base_url,
+        transport=resolved.transport,
+        clock=resolved.clock or clock,
+        retry=retry,
+        segment_concurrency=segment_concurrency,
+        chunk_size=chunk_size,
+        status_deadline_s=status_deadline_s,
+        timeout=request_timeout,
+        verify=verify,
+    )
+    batch_id = new_batch_id()
+    inputs = _records(checks, batch_id, resolved.label, api)
+    batch = Batch(
+        client,
+        inputs,
+        batch_id=batch_id,
+        concurrency=concurrency,
+        status_deadline_s=status_deadline_s,
+    )
+
+    def result() -> UploadResult:
+        return UploadResult(
+            batch.records,
+            batch.events,
+            target=resolved.label,
+            api=api,
+            batch_id=batch_id,
+            clock=client.clock,
+            started_at=batch.started_at,
+            finished_at=batch.finished_at,
+        )
+
+    if on_batch is not None:
+        on_batch(result)
+    try:
+        await batch.run()
+    finally:
+        await client.aclose()
+        resolved.close()
+        if progress != "none":
+            print(result().summary(), file=sys.stdout, flush=True)
+    return result()
+
+
+@overload
+def upload_files(
+    files: FilesInput, *, wait: Literal[True] = ..., **options: Any
+) -> UploadResult: ...
+@overload
+def upload_files(files: FilesInput, *, wait: Literal[False], **options: Any) -> UploadJob: ...
+def upload_files(
+    files: FilesInput, *, wait: bool = True, **options: Any
+) -> UploadResult | UploadJob:
+    """Blocking `upload_files_async`; `wait=False` returns an `UploadJob` at once."""
+    return _start(upload_files_async, files, wait, options)
+
+
+@overload
+def upload_folder(
+    folder: str | os.PathLike[str], *, wait: Literal[True] = ..., **options: Any
+) -> UploadResult: ...
+@overload
+def upload_folder(
+    folder: str | os.PathLike[str], *, wait: Literal[False], **options: Any
+) -> UploadJob: ...
+def upload_folder(
+    folder: str | os.PathLike[str], *, wait: bool = True, **options: Any
+) -> UploadResult | UploadJob:
+    """Blocking `upload_folder_async`; `wait=False` returns an `UploadJob` at once."""
+    folder_path = Path(folder)
+    if not folder_path.exists():
+        raise MediaError(str(folder), "no such folder")
+    return _start(upload_folder_async, folder, wait, options)
+
+
+def _start(
+    function: Any, first: Any, wait: bool, options: Mapping[str, Any]
+) -> UploadResult | UploadJob:
+    from ._sync import run_sync, start_background
+
+    holder: dict[str, Any] = {}
+    coro = function(first, _on_batch=lambda live: holder.setdefault("live", live), **options)
+    if wait:
+        result: UploadResult = run_sync(coro)
+        return result
+    run = start_background(coro)
+
+    def live() -> UploadResult:
+        maker = holder.get("live")
+        if maker is None:
+            return UploadResult(
+                [],
+                [],
+                target="",
+                api=str(options.get("api", "v2")),
+                batch_id="",
+                clock=_null_clock(),
+                started_at=None,
+                finished_at=None,
+            )
+        return maker()  # type: ignore[no-any-return]
+
+    return UploadJob(run, live)
+
+
+def _null_clock() -> Clock:
+    from ._clock import SystemClock
+
+    return SystemClock()

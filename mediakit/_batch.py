@@ -1,0 +1,333 @@
+"""The batch scheduler: many files through one `MediaClient`, politely and to the end.
+
+- `concurrency` files upload at once (INIT to FINALIZE). A file waiting for X to process it
+  holds no upload slot: one poller honours each `check_after_secs` and the STATUS budget.
+- Longest processing first (videos by size, then GIFs, then images): X processes in parallel,
+  so the batch ends when the longest processing does, not after the sum of uploads.
+- One file's failure never stops the others; every file ends in exactly one final state.
+- Cancelling the batch stops new requests at once and ends unfinished files `cancelled`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ._client import MediaClient, RequestContext, processing_error
+from ._errors import APIError, MediakitError, ProcessingError
+from ._media import FileCheck
+from ._protocol import MediaState
+from ._records import Event, FileRecord
+
+__all__ = ["Batch", "BatchInput", "new_batch_id"]
+
+log = logging.getLogger("mediakit")
+
+_KIND_ORDER = {"video": 0, "gif": 1, "image": 2, "subtitles": 3}
+MAX_POLLS_IN_FLIGHT = 16
+
+
+def new_batch_id() -> str:
+    return secrets.token_hex(6)
+
+
+@dataclass
+class BatchInput:
+    check: FileCheck
+    record: FileRecord
+
+
+class Batch:
+    """One run over a list of files; `records` and `events` grow as it goes."""
+
+    def __init__(
+        self,
+        client: MediaClient,
+        inputs: Sequence[BatchInput],
+        *,
+        batch_id: str,
+        concurrency: int = 4,
+        status_deadline_s: float | None = None,
+        on_change: Callable[[FileRecord], None] | None = None,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.client = client
+        self.batch_id = batch_id
+        self.inputs = list(inputs)
+        self.records = [item.record for item in self.inputs]
+        self.events: list[Event] = []
+        self.concurrency = concurrency
+        self.status_deadline_s = status_deadline_s or client.status_deadline_s
+        self._on_change = on_change
+        self._on_event = on_event
+        self._slots = asyncio.Semaphore(concurrency)
+        self._waiting: list[tuple[float, int, int, MediaState]] = []  # (due, seq, file_id, state)
+        self._seq = itertools.count()
+        self._wake = asyncio.Event()
+        self._uploads_left = 0
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        client.on_event = self._event
+
+    # records and events
+
+    def _event(self, event: Event) -> None:
+        self.events.append(event)
+        record = self._record_for(event.file_id)
+        if record is not None:
+            if event.attempt > 1:
+                record.retries += 1
+            if event.command == "STATUS":
+                record.status_polls += 1
+        if self._on_event is not None:
+            self._on_event(event)
+
+    def _record_for(self, file_id: int | None) -> FileRecord | None:
+        if file_id is None or not 0 <= file_id < len(self.records):
+            return None
+        return self.records[file_id]
+
+    def _changed(self, record: FileRecord) -> None:
+        if self._on_change is not None:
+            self._on_change(record)
+
+    def _finish(self, record: FileRecord, state: str, error: BaseException | None = None) -> None:
+        record.state = state  # type: ignore[assignment]
+        record.phase = None
+        record.finished_at = self.client.clock.now()
+        if error is not None:
+            record.error_message = _message(error)
+            if _not_found(error) and record.media_id:
+                record.error_message = (
+                    f"X no longer knows media id {record.media_id} (expired or removed): "
+                    f"{record.error_message}"
+                )
+            if isinstance(error, APIError):
+                record.error_code = None if error.code is None else str(error.code)
+                record.error_name = error.name
+        self._changed(record)
+
+    # the run
+
+    async def run(self) -> None:
+        clock = self.client.clock
+        self.started_at = clock.now()
+        runnable: list[BatchInput] = []
+        for item in self.inputs:
+            record = item.record
+            if record.final:  # already decided (skipped by resume, invalid)
+                continue
+            if not item.check.ok:
+                record.error_message = item.check.problem
+                self._finish(record, "invalid")
+                continue
+            runnable.append(item)
+        runnable.sort(key=_longest_processing_first)
+        self._uploads_left = len(runnable)
+        poller = asyncio.create_task(self._poller(), name="mediakit-poller")
+        uploads = [
+            asyncio.create_task(self._upload(item), name=f"mediakit-upload-{item.record.file_id}")
+            for item in runnable
+        ]
+        try:
+            await asyncio.gather(*uploads)
+            await poller
+        except BaseException:
+            for task in [*uploads, poller]:
+                task.cancel()
+            await asyncio.gather(*uploads, poller, return_exceptions=True)
+            raise
+        finally:
+            for record in self.records:
+                if not record.final:
+                    self._finish(record, "cancelled")
+            self.finished_at = clock.now()
+
+    async def _upload(self, item: BatchInput) -> None:
+        record, check = item.record, item.check
+        ctx = RequestContext(self.batch_id, record.file_id, record.path)
+        try:
+            async with self._slots:
+                record.state = "uploading"
+                record.phase = "INIT"
+                record.started_at = self.client.clock.now()
+                self._changed(record)
+
+                def media_id_known(state: MediaState) -> None:
+                    record.media_id, record.media_key = state.media_id, state.media_key
+                    record.expires_at = state.expires_at
+                    record.phase = "APPEND"
+                    self._changed(record)
+
+                def segment_done(_index: int, size: int) -> None:
+                    record.segments_done += 1
+                    record.bytes_done += size
+                    if record.segments_done == record.segments:
+                        record.phase = "FINALIZE"
+                    self._changed(record)
+
+                state = await self.client.send_file(
+                    check, ctx=ctx, on_segment=segment_done, on_media_id=media_id_known
+                )
+                record.uploaded_at = self.client.clock.now()
+                self._absorb(record, state)
+            if state.failed:
+                raise processing_error(state)
+            if state.processing:
+                record.state = "processing"
+                record.phase = "STATUS"
+                self._changed(record)
+                self._schedule(record, state)
+                return
+            await self._succeed(record, ctx)
+        except asyncio.CancelledError:
+            raise
+        except (MediakitError, OSError) as exc:
+            self._finish(record, "failed", exc)
+        except Exception as exc:  # a bug must not stop the other files
+            log.exception("unexpected error uploading %s", record.path)
+            self._finish(record, "failed", exc)
+        finally:
+            self._uploads_left -= 1
+            self._wake.set()
+
+    def _absorb(self, record: FileRecord, state: MediaState) -> None:
+        record.media_id = state.media_id
+        record.media_key = state.media_key or record.media_key
+        if state.expires_at is not None:
+            record.expires_at = state.expires_at
+        if state.progress_percent is not None:
+            record.progress_percent = state.progress_percent
+
+    async def _succeed(self, record: FileRecord, ctx: RequestContext) -> None:
+        if record.alt_text:
+            record.phase = "METADATA"
+            self._changed(record)
+            assert record.media_id is not None
+            try:
+                await self.client.set_alt_text(record.media_id, record.alt_text, ctx=ctx)
+            except MediakitError as exc:
+                record.error_message = f"uploaded, but setting the alt text failed: {_message(exc)}"
+                if isinstance(exc, APIError):
+                    record.error_code = None if exc.code is None else str(exc.code)
+                    record.error_name = exc.name
+                self._finish(record, "failed")
+                return
+        record.progress_percent = 100 if record.progress_percent is not None else None
+        self._finish(record, "succeeded")
+
+    # processing: one poller for every waiting file
+
+    def _schedule(self, record: FileRecord, state: MediaState) -> None:
+        now = self.client.clock.now()
+        due = now + max(1, state.check_after_secs or 1)
+        heapq.heappush(self._waiting, (due, next(self._seq), record.file_id, state))
+        self._wake.set()
+
+    def _poll_spacing(self) -> float:
+        """Seconds between polls so the STATUS budget lasts until its window resets."""
+        budget = self.client.budget.snapshot().get("STATUS")
+        if budget is None or budget.remaining is None or budget.reset_at is None:
+            return 0.0
+        waiting = len(self._waiting)
+        if budget.remaining > waiting * 2:
+            return 0.0
+        left = budget.reset_at - self.client.clock.now()
+        return max(0.0, left / max(1, budget.remaining))
+
+    async def _poller(self) -> None:
+        clock = self.client.clock
+        in_flight: set[asyncio.Task[None]] = set()
+        try:
+            while self._uploads_left > 0 or self._waiting or in_flight:
+                if not self._waiting:
+                    self._wake.clear()
+                    if self._uploads_left > 0 or in_flight:
+                        waiters = [asyncio.create_task(self._wake.wait())]
+                        await asyncio.wait(
+                            [*waiters, *in_flight], return_when=asyncio.FIRST_COMPLETED
+                        )
+                        for waiter in waiters:
+                            waiter.cancel()
+                    in_flight = {t for t in in_flight if not t.done()}
+                    continue
+                due = self._waiting[0][0]
+                delay = due - clock.now()
+                if delay > 0:
+                    self._wake.clear()
+                    sleeper = asyncio.create_task(clock.sleep(delay))
+                    waker = asyncio.create_task(self._wake.wait())
+                    await asyncio.wait([sleeper, waker], return_when=asyncio.FIRST_COMPLETED)
+                    sleeper.cancel()
+                    waker.cancel()
+                    continue
+                if len(in_flight) >= MAX_POLLS_IN_FLIGHT:
+                    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    in_flight = {t for t in in_flight if not t.done()}
+                    continue
+                _, _, file_id, state = heapq.heappop(self._waiting)
+                task = asyncio.create_task(self._poll(self.records[file_id], state))
+                in_flight.add(task)
+                spacing = self._poll_spacing()
+                if spacing > 0:
+                    await clock.sleep(spacing)
+                in_flight = {t for t in in_flight if not t.done()}
+        finally:
+            for task in in_flight:
+                task.cancel()
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def _poll(self, record: FileRecord, state: MediaState) -> None:
+        ctx = RequestContext(self.batch_id, record.file_id, record.path)
+        try:
+            deadline = (record.uploaded_at or 0) + self.status_deadline_s
+            if self.client.clock.now() > deadline:
+                raise ProcessingError(
+                    f"processing did not finish within {self.status_deadline_s:.0f} s "
+                    f"(last state {state.state}, {state.progress_percent or 0} %)",
+                    name="Timeout",
+                )
+            state = await self.client.status(state.media_id, ctx=ctx)
+            self._absorb(record, state)
+            self._changed(record)
+            if state.failed:
+                raise processing_error(state)
+            if state.processing:
+                self._schedule(record, state)
+                return
+            await self._succeed(record, ctx)
+        except asyncio.CancelledError:
+            raise
+        except (MediakitError, OSError) as exc:
+            self._finish(record, "failed", exc)
+        except Exception as exc:
+            log.exception("unexpected error polling %s", record.path)
+            self._finish(record, "failed", exc)
+        finally:
+            self._wake.set()
+
+
+def _longest_processing_first(item: BatchInput) -> tuple[int, int]:
+    return (_KIND_ORDER.get(item.check.kind or "", 9), -(item.check.size or 0))
+
+
+def _not_found(error: BaseException) -> bool:
+    return (
+        isinstance(error, APIError)
+        and error.status_code in (400, 404)
+        and ("not found" in error.message.lower() or "does not exist" in error.message.lower())
+    )
+
+
+def _message(error: BaseException) -> str:
+    if isinstance(error, APIError):
+        return error.message
+    return str(error) or type(error).__name__

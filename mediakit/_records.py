@@ -1,0 +1,112 @@
+"""The records everything downstream is built from: one `Event` per HTTP attempt, one
+`FileRecord` per file of a batch. Sinks (journal, DataFrames, progress) only read them.
+
+Timestamps are epoch seconds of the batch's clock; `_frames` turns them into UTC datetimes.
+Media ids are strings, always: a 19-digit id does not survive a float.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "COMMANDS",
+    "FILE_STATES",
+    "PROCESSING_STATES",
+    "Event",
+    "FileRecord",
+    "FileState",
+]
+
+COMMANDS = ("INIT", "APPEND", "FINALIZE", "STATUS", "UPLOAD", "METADATA")
+PROCESSING_STATES = ("pending", "in_progress", "succeeded", "failed")
+FILE_STATES = (
+    "queued",
+    "uploading",
+    "processing",
+    "succeeded",
+    "failed",
+    "invalid",
+    "skipped",
+    "cancelled",
+)
+FileState = Literal[
+    "queued", "uploading", "processing", "succeeded", "failed", "invalid", "skipped", "cancelled"
+]
+
+
+@dataclass
+class Event:
+    """One HTTP attempt (a retry is another event), with what its answer said."""
+
+    batch_id: str
+    file_id: int | None
+    path: str | None
+    command: str
+    attempt: int
+    started_at: float
+    finished_at: float | None = None
+    segment_index: int | None = None
+    http_status: int | None = None
+    bytes_sent: int | None = None
+    ok: bool | None = None
+    media_id: str | None = None
+    media_key: str | None = None
+    state: str | None = None
+    progress_percent: int | None = None
+    check_after_secs: int | None = None
+    size: int | None = None
+    expires_after_secs: int | None = None
+    expires_at: float | None = None
+    error_code: str | None = None
+    error_name: str | None = None
+    error_message: str | None = None
+    rate_limit_limit: int | None = None
+    rate_limit_remaining: int | None = None
+    rate_limit_reset: float | None = None
+    transaction_id: str | None = None
+    response: str | None = None  # the raw JSON body, as text
+
+    @property
+    def elapsed_s(self) -> float | None:
+        return None if self.finished_at is None else self.finished_at - self.started_at
+
+
+@dataclass
+class FileRecord:
+    """One file of a batch: what it is, how it was planned, and how it ended."""
+
+    batch_id: str
+    file_id: int
+    path: str
+    bytes: int | None = None
+    mtime: float | None = None
+    media_type: str | None = None
+    media_category: str | None = None
+    segments: int | None = None
+    chunk_size: int | None = None
+    target: str = ""
+    api: str = "v2"
+    state: FileState = "queued"
+    media_id: str | None = None
+    media_key: str | None = None
+    started_at: float | None = None
+    uploaded_at: float | None = None  # FINALIZE answered
+    finished_at: float | None = None
+    expires_at: float | None = None
+    error_code: str | None = None
+    error_name: str | None = None
+    error_message: str | None = None
+    progress_percent: int | None = None
+    phase: str | None = None  # what it is doing now: INIT, APPEND, FINALIZE, STATUS, METADATA
+    segments_done: int = 0
+    bytes_done: int = 0
+    retries: int = 0
+    status_polls: int = 0
+    alt_text: str | None = None
+    user_columns: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def final(self) -> bool:
+        return self.state in ("succeeded", "failed", "invalid", "skipped", "cancelled")

@@ -1,0 +1,167 @@
+"""What a batch gives back: `UploadResult` (finished) and `UploadJob` (still running)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable, Generator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ._clock import Clock
+from ._records import FILE_STATES, Event, FileRecord
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ._sync import BackgroundRun
+
+__all__ = ["UploadJob", "UploadResult", "summary_line"]
+
+_DONE_OK = ("succeeded", "skipped")
+
+
+def summary_line(records: Sequence[FileRecord], target: str, elapsed_s: float | None) -> str:
+    """`37 uploaded to the emulator, 1 failed (see result.failures) in 41.2 s`."""
+    counts: Counter[str] = Counter(record.state for record in records)
+    where = "the emulator" if target == "emulator" else ("X" if target == "x" else target)
+    parts = [f"{counts['succeeded']} uploaded to {where}"]
+    if counts["skipped"]:
+        parts.append(f"{counts['skipped']} already there (skipped)")
+    bad = counts["failed"] + counts["invalid"]
+    if bad:
+        parts.append(f"{bad} failed (see result.failures)")
+    if counts["cancelled"]:
+        parts.append(f"{counts['cancelled']} cancelled")
+    running = len(records) - sum(
+        counts[s] for s in ("succeeded", "skipped", "failed", "invalid", "cancelled")
+    )
+    if running:
+        parts.append(f"{running} still running")
+    if not records:
+        parts = [f"no media files to upload to {where}"]
+    text = ", ".join(parts)
+    if elapsed_s is not None:
+        text += f" in {elapsed_s:.1f} s"
+    return text
+
+
+class UploadResult:
+    """Every file's outcome and every HTTP attempt of one batch, as DataFrames."""
+
+    def __init__(
+        self,
+        records: Sequence[FileRecord],
+        events: Sequence[Event],
+        *,
+        target: str,
+        api: str,
+        batch_id: str,
+        clock: Clock,
+        started_at: float | None,
+        finished_at: float | None,
+    ) -> None:
+        self._records = records
+        self._events = events
+        self.target = target
+        self.api = api
+        self.batch_id = batch_id
+        self._clock = clock
+        self.started_at = started_at
+        self.finished_at = finished_at
+
+    @property
+    def records(self) -> list[FileRecord]:
+        return list(self._records)
+
+    @property
+    def items(self) -> pd.DataFrame:
+        """One row per file: media id, state, timings, expiry, error, your columns."""
+        from ._frames import items_frame
+
+        return items_frame(list(self._records), list(self._events), now=self._clock.now())
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """One row per HTTP attempt, retries included."""
+        from ._frames import events_frame
+
+        return events_frame(list(self._events))
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        items = self.items
+        return items[items["state"].isin(["failed", "invalid", "cancelled"])].reset_index(drop=True)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts: Counter[str] = Counter(record.state for record in self._records)
+        return {state: counts[state] for state in FILE_STATES if counts[state]}
+
+    @property
+    def ok(self) -> bool:
+        """True when every file succeeded or was already uploaded."""
+        return all(record.state in _DONE_OK for record in self._records)
+
+    @property
+    def media_ids(self) -> dict[str, str]:
+        return {r.path: r.media_id for r in self._records if r.media_id and r.state in _DONE_OK}
+
+    @property
+    def elapsed_s(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at if self.finished_at is not None else self._clock.now()
+        return end - self.started_at
+
+    def summary(self) -> str:
+        return summary_line(self._records, self.target, self.elapsed_s)
+
+    def __repr__(self) -> str:
+        return f"<UploadResult {self.summary()}>"
+
+
+class UploadJob:
+    """A batch running in the background (`wait=False`): live frames, `cancel()`, `wait()`."""
+
+    def __init__(self, run: BackgroundRun[UploadResult], live: Callable[[], UploadResult]) -> None:
+        self._run = run
+        self._live = live
+
+    @property
+    def result(self) -> UploadResult:
+        """The batch as it stands now (the final result once done)."""
+        return self._live()
+
+    @property
+    def items(self) -> pd.DataFrame:
+        return self._live().items
+
+    @property
+    def events(self) -> pd.DataFrame:
+        return self._live().events
+
+    def done(self) -> bool:
+        return self._run.done()
+
+    def cancel(self) -> None:
+        """Stop: no new requests; files in flight end `cancelled`."""
+        self._run.cancel()
+
+    def wait(self, timeout: float | None = None) -> UploadResult:
+        try:
+            return self._run.result(timeout)
+        except asyncio.CancelledError:
+            return self._live()
+
+    def __await__(self) -> Generator[Any, None, UploadResult]:
+        return self._await().__await__()
+
+    async def _await(self) -> UploadResult:
+        try:
+            return await self._run
+        except asyncio.CancelledError:
+            return self._live()
+
+    def __repr__(self) -> str:
+        state = "done" if self.done() else "running"
+        return f"<UploadJob {state}: {self._live().summary()}>"

@@ -30,6 +30,9 @@ from ._log import RequestLog, RequestRecord, note
 from ._processing import processing_info
 from ._ratelimit import Limiter, RateLimited, RateLimits
 from ._store import MediaRow, Store
+from ._v1 import V1, V1Error
+from ._v1 import internal_error as v1_internal_error
+from ._v1 import refusal as v1_refusal
 from ._v2 import V2
 
 __all__ = ["Emulator", "MediaRecord", "builtin_state_path"]
@@ -74,7 +77,7 @@ class MediaRecord:
 
 
 class Emulator:
-    """A faithful emulator of X's media upload API (v2; v1.1 arrives with its own issue).
+    """A faithful emulator of X's media upload API: v2, and v1.1 on the same state.
 
     In-process::
 
@@ -267,8 +270,12 @@ class Emulator:
 
     def _build_app(self) -> ASGIApp:
         v2 = V2(self._service, self._gate, self.limiter)
+        v1 = V1(self._service, self._gate, self.limiter)
         wrap = self._endpoint
         routes = [
+            Route("/1.1/media/upload.json", wrap(v1.status, "v1.1"), methods=["GET"]),
+            Route("/1.1/media/upload.json", wrap(v1.upload, "v1.1"), methods=["POST"]),
+            Route("/1.1/media/metadata/create.json", wrap(v1.metadata, "v1.1"), methods=["POST"]),
             Route("/2/media/upload/initialize", wrap(v2.initialize, "v2"), methods=["POST"]),
             Route("/2/media/upload/{media_id}/append", wrap(v2.append, "v2"), methods=["POST"]),
             Route("/2/media/upload/{media_id}/finalize", wrap(v2.finalize, "v2"), methods=["POST"]),
@@ -310,7 +317,7 @@ class Emulator:
                     return _DroppedConnection()
                 try:
                     response = await handler(request)
-                except p.V2Problem as exc:
+                except (p.V2Problem, V1Error) as exc:
                     response = exc.response
                 except RateLimited:
                     response = _too_many_requests(api)
@@ -319,7 +326,7 @@ class Emulator:
                 except UploadRefused as exc:
                     from ._v2 import _refusal
 
-                    response = _refusal(exc)
+                    response = v1_refusal(exc) if api == "v1.1" else _refusal(exc)
                 except BodyError as exc:
                     response = p.invalid_request([p.message(str(exc))])
                 except Exception:
@@ -334,6 +341,8 @@ class Emulator:
                             "status": 500,
                         },
                     )
+                    if api == "v1.1":
+                        response = v1_internal_error()
                 headers = record.extra.get("rate_limit_headers")
                 if headers:
                     response.headers.update(headers)

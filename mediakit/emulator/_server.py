@@ -141,5 +141,9 @@ def running(
         yield f"{scheme}://{host}:{bound_port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=2)
+        if thread.is_alive():
+            # A client still holds a keep-alive connection open: do not wait for it.
+            server.force_exit = True
+            thread.join(timeout=5)
         sock.close()

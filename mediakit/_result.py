@@ -148,10 +148,13 @@ class UploadJob:
         self._run.cancel()
 
     def wait(self, timeout: float | None = None) -> UploadResult:
+        """Block until the batch ends; a cancelled batch gives what it did before it stopped."""
         try:
             return self._run.result(timeout)
         except asyncio.CancelledError:
-            return self._live()
+            if self._run.done():
+                return self._live()
+            raise
 
     def __await__(self) -> Generator[Any, None, UploadResult]:
         return self._await().__await__()
@@ -160,7 +163,9 @@ class UploadJob:
         try:
             return await self._run
         except asyncio.CancelledError:
-            return self._live()
+            if self._run.done():  # the batch was cancelled, not the task awaiting it
+                return self._live()
+            raise
 
     def __repr__(self) -> str:
         state = "done" if self.done() else "running"

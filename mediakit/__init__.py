@@ -15,6 +15,7 @@ from ._errors import (
     RateLimitError,
 )
 from ._limits import Limits
+from ._plan import UploadPlan, plan
 from ._protocol import MediaState
 from ._result import UploadJob, UploadResult
 from .emulator import Emulator
@@ -41,7 +42,9 @@ __all__ = [
     "ScaledClock",
     "SystemClock",
     "UploadJob",
+    "UploadPlan",
     "UploadResult",
+    "plan",
     "upload_files",
     "upload_files_async",
     "upload_folder",

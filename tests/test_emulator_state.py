@@ -286,3 +286,38 @@ async def test_request_log(tmp_path: Path, media_dir: Path) -> None:
     assert [m.media_id for m in media] == [media_id] and media[0].media_category == "tweet_video"
     assert media[0].state == "in_progress"
     emu.close()
+
+
+def test_server_flags_for_faults_latency_and_rate_limits(server_process) -> None:
+    _, url = server_process(
+        "--fault", "INIT:503:1", "--latency", "10ms", "--rate-window", "60", "--seed", "3"
+    )
+    headers = {"authorization": f"Bearer {DEMO.user_token}"}
+    body = {"total_bytes": 5, "media_type": "image/png", "media_category": "tweet_image"}
+    answer = httpx.post(f"{url}/2/media/upload/initialize", json=body, headers=headers)
+    assert answer.status_code == 503 and answer.json()["title"] == "Service Unavailable"
+    assert int(answer.headers["x-rate-limit-reset"]) - __import__("time").time() <= 61
+    log = httpx.get(f"{url}/_emulator/requests").json()
+    assert log[-1]["finished_at"] - log[-1]["started_at"] >= 0.01
+
+
+def test_server_flags_rate_limits_off_and_bad_values(server_process) -> None:
+    _, url = server_process("--rate-limits", "off")
+    answer = httpx.post(
+        f"{url}/2/media/upload/initialize",
+        json={"total_bytes": 5, "media_type": "image/png"},
+        headers={"authorization": f"Bearer {DEMO.user_token}"},
+    )
+    assert answer.status_code == 200 and "x-rate-limit-limit" not in answer.headers
+    for flag, value in (
+        ("--fault", "APPEND:200:0.1"),
+        ("--latency", "soon"),
+        ("--bandwidth", "fast"),
+    ):
+        bad = subprocess.run(
+            [sys.executable, "-m", "mediakit", "emulator", flag, value],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert bad.returncode == 2 and flag in bad.stderr

@@ -428,3 +428,23 @@ def test_unreadable_file_as_an_unprivileged_user(tmp_path: Path) -> None:
     rows = {Path(p).name: (s, e) for p, s, e in json.loads(data)}
     assert rows["ok.png"][0] == "succeeded"
     assert rows["locked.png"][0] == "invalid" and "permission denied" in rows["locked.png"][1]
+
+
+def test_default_target_is_the_builtin_emulator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    # Credentials in the environment never turn a call into a real upload by themselves.
+    monkeypatch.setenv("X_API_KEY", "k")
+    monkeypatch.setenv("X_API_SECRET", "s")
+    monkeypatch.setenv("X_ACCESS_TOKEN", "1-t")
+    monkeypatch.setenv("X_ACCESS_TOKEN_SECRET", "ts")
+    folder = tmp_path / "campaign"
+    folder.mkdir()
+    mf.make_jpeg(folder / "a.jpg")
+    result = mk.upload_folder(folder, progress="none")
+    assert result.ok and result.target == "emulator"
+    media_id = result.items.loc[0, "media_id"]
+    # The built-in emulator's state lives in the cache: a new one (a restarted kernel) knows the id.
+    again = Emulator.builtin()
+    assert again.media_by_id(media_id) is not None
+    assert again.state_path.is_relative_to(tmp_path / "cache")
+    again.close()

@@ -1,6 +1,12 @@
 """mediakit: batch media uploads to X from a notebook, with an offline emulator of X's API."""
 
-from ._api import upload_files, upload_files_async, upload_folder, upload_folder_async
+from ._api import (
+    open_journal,
+    upload_files,
+    upload_files_async,
+    upload_folder,
+    upload_folder_async,
+)
 from ._auth import Credentials
 from ._client import MediaClient, RetryPolicy
 from ._clock import Clock, ManualClock, ScaledClock, SystemClock
@@ -44,6 +50,7 @@ __all__ = [
     "UploadJob",
     "UploadPlan",
     "UploadResult",
+    "open_journal",
     "plan",
     "upload_files",
     "upload_files_async",

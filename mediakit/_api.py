@@ -4,27 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 from ._auth import Credentials
-from ._batch import Batch, BatchInput, new_batch_id
+from ._batch import Batch, BatchInput, Resume, new_batch_id
 from ._client import MediaClient, RetryPolicy
 from ._clock import Clock
 from ._errors import ConfigurationError, MediaError
+from ._journal import Journal, default_journal_path
 from ._media import DEFAULT_CHUNK, FileCheck, discover, inspect_file
-from ._records import FileRecord
+from ._progress import make_progress
+from ._records import Event, FileRecord
 from ._result import UploadJob, UploadResult
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from ._http import httpx
+    from ._target import Target
     from .emulator import Emulator
 
-__all__ = ["upload_files", "upload_files_async", "upload_folder", "upload_folder_async"]
+__all__ = [
+    "open_journal",
+    "upload_files",
+    "upload_files_async",
+    "upload_folder",
+    "upload_folder_async",
+]
 
 Progress = Literal["auto", "widgets", "text", "none"]
 FilesInput: TypeAlias = "Iterable[str | os.PathLike[str]] | pd.DataFrame"
@@ -55,6 +63,51 @@ def _is_missing(value: Any) -> bool:
         return False
 
 
+RESUME_MARGIN_S = 60.0  # a media id about to expire is uploaded again
+
+
+def _open_journal(journal: str | os.PathLike[str] | bool | None) -> Journal | None:
+    if journal is False:
+        return None
+    if journal is None or journal is True:
+        return Journal(default_journal_path())
+    return Journal(Path(journal))
+
+
+def _plan_resume(
+    inputs: list[BatchInput], book: Journal, target: Target, now: float, *, force: bool
+) -> None:
+    """Skip what already succeeded, poll what was processing, continue live sessions."""
+    if force:
+        return
+    for index, item in enumerate(inputs):
+        record = item.record
+        if not item.check.ok:
+            continue
+        prior = book.prior(
+            record.path, record.bytes, record.mtime, target_key=target.key, account=target.account
+        )
+        if prior is None or prior.media_id is None:
+            continue
+        alive = prior.expires_at is None or prior.expires_at > now + RESUME_MARGIN_S
+        if prior.state in ("succeeded", "skipped") and alive and prior.expires_at is not None:
+            record.state = "skipped"
+            record.media_id, record.media_key = prior.media_id, prior.media_key
+            record.expires_at = prior.expires_at
+            record.finished_at = now
+            record.error_message = None
+        elif prior.finalized and prior.state in ("processing", "cancelled") and alive:
+            inputs[index] = BatchInput(item.check, record, Resume("poll", prior.media_id))
+        elif (
+            not prior.finalized
+            and prior.state in ("uploading", "cancelled")
+            and (prior.session_expires_at or 0) > now + RESUME_MARGIN_S
+        ):
+            inputs[index] = BatchInput(
+                item.check, record, Resume("append", prior.media_id, prior.acknowledged)
+            )
+
+
 def _records(
     checks: list[tuple[FileCheck, dict[str, Any]]], batch_id: str, target: str, api: str
 ) -> list[BatchInput]:
@@ -65,7 +118,7 @@ def _records(
         record = FileRecord(
             batch_id=batch_id,
             file_id=file_id,
-            path=str(check.path),
+            path=str(Path(check.path).absolute()),
             bytes=check.size,
             mtime=check.mtime,
             media_type=check.media_type,
@@ -101,6 +154,8 @@ async def upload_files_async(
     retry: RetryPolicy | None = None,
     request_timeout: float | None = None,
     verify: bool | str = True,
+    journal: str | os.PathLike[str] | bool | None = None,
+    force: bool = False,
     _on_batch: Any = None,
 ) -> UploadResult:
     """Upload files (paths, or a DataFrame with a `path` column) and return every outcome.
@@ -140,6 +195,8 @@ async def upload_files_async(
         retry=retry,
         request_timeout=request_timeout,
         verify=verify,
+        journal=journal,
+        force=force,
         on_batch=_on_batch,
     )
 
@@ -187,6 +244,8 @@ async def _run(
     retry: RetryPolicy | None = None,
     request_timeout: float | None = None,
     verify: bool | str = True,
+    journal: str | os.PathLike[str] | bool | None = None,
+    force: bool = False,
     on_batch: Any = None,
 ) -> UploadResult:
     from ._target import resolve_target
@@ -215,12 +274,40 @@ async def _run(
     )
     batch_id = new_batch_id()
     inputs = _records(checks, batch_id, resolved.label, api)
+    book = _open_journal(journal)
+    if book is not None:
+        _plan_resume(inputs, book, resolved, client.clock.now(), force=force)
+        book.start_batch(
+            batch_id,
+            target=resolved.label,
+            target_key=resolved.key,
+            account=resolved.account,
+            api=api,
+            started_at=client.clock.now(),
+        )
+        book.write_files(
+            [i.record for i in inputs], target_key=resolved.key, account=resolved.account
+        )
+    view = make_progress(progress)
+
+    def changed(record: FileRecord) -> None:
+        if book is not None:
+            book.write_file(record, target_key=resolved.key, account=resolved.account)
+        view.changed()
+
+    def event_seen(event: Event) -> None:
+        if book is not None:
+            book.write_event(event)
+        view.changed()
+
     batch = Batch(
         client,
         inputs,
         batch_id=batch_id,
         concurrency=concurrency,
         status_deadline_s=status_deadline_s,
+        on_change=changed,
+        on_event=event_seen,
     )
 
     def result() -> UploadResult:
@@ -237,13 +324,25 @@ async def _run(
 
     if on_batch is not None:
         on_batch(result)
+    runner = asyncio.current_task()
+
+    def cancel() -> None:
+        if runner is not None:
+            runner.cancel()
+
+    view.start(result, client.budget.snapshot, cancel)
+    refresher = asyncio.create_task(view.refresh(), name="mediakit-progress")
     try:
         await batch.run()
     finally:
+        refresher.cancel()
+        await asyncio.gather(refresher, return_exceptions=True)
         await client.aclose()
         resolved.close()
-        if progress != "none":
-            print(result().summary(), file=sys.stdout, flush=True)
+        if book is not None:
+            book.finish_batch(batch_id, client.clock.now())
+            book.close()
+        view.finish(result())
     return result()
 
 
@@ -312,3 +411,48 @@ def _null_clock() -> Clock:
     from ._clock import SystemClock
 
     return SystemClock()
+
+
+def open_journal(
+    path: str | os.PathLike[str] | None = None, *, batch: str = "latest"
+) -> UploadResult:
+    """An `UploadResult` read back from a journal: the latest batch, one by id, or `"all"`.
+
+    Works in another process, during a batch (what has happened so far) or after a crash.
+    """
+    from ._clock import SystemClock
+
+    journal_path = Path(path) if path is not None else default_journal_path()
+    if not journal_path.exists():
+        raise MediaError(str(journal_path), "no such journal")
+    book = Journal(journal_path)
+    try:
+        ids = book.batch_ids()
+        if not ids:
+            raise MediaError(str(journal_path), "the journal holds no batch yet")
+        if batch == "all":
+            chosen = ids
+        elif batch == "latest":
+            chosen = ids[-1:]
+        elif batch in ids:
+            chosen = [batch]
+        else:
+            raise MediaError(str(journal_path), f"no batch {batch!r} (it holds {', '.join(ids)})")
+        records, events = book.load(chosen)
+        infos = [book.batch_info(batch_id) or {} for batch_id in chosen]
+    finally:
+        book.close()
+    targets = sorted({str(info.get("target")) for info in infos})
+    apis = sorted({str(info.get("api")) for info in infos})
+    started = [i["started_at"] for i in infos if i.get("started_at") is not None]
+    finished = [i["finished_at"] for i in infos if i.get("finished_at") is not None]
+    return UploadResult(
+        records,
+        events,
+        target=targets[0] if len(targets) == 1 else ", ".join(targets),
+        api=apis[0] if len(apis) == 1 else ", ".join(apis),
+        batch_id=chosen[0] if len(chosen) == 1 else "all",
+        clock=SystemClock(),
+        started_at=min(started) if started else None,
+        finished_at=max(finished) if len(finished) == len(infos) and finished else None,
+    )

@@ -24,7 +24,7 @@ from ._media import FileCheck
 from ._protocol import MediaState
 from ._records import Event, FileRecord
 
-__all__ = ["Batch", "BatchInput", "new_batch_id"]
+__all__ = ["Batch", "BatchInput", "Resume", "new_batch_id"]
 
 log = logging.getLogger("mediakit")
 
@@ -36,10 +36,20 @@ def new_batch_id() -> str:
     return secrets.token_hex(6)
 
 
+@dataclass(frozen=True)
+class Resume:
+    """Where a journaled upload stopped: poll its processing, or continue its APPENDs."""
+
+    kind: str  # "poll" | "append"
+    media_id: str
+    done_segments: frozenset[int] = frozenset()
+
+
 @dataclass
 class BatchInput:
     check: FileCheck
     record: FileRecord
+    resume: Resume | None = None
 
 
 class Batch:
@@ -153,7 +163,16 @@ class Batch:
     async def _upload(self, item: BatchInput) -> None:
         record, check = item.record, item.check
         ctx = RequestContext(self.batch_id, record.file_id, record.path)
+        resume = item.resume
         try:
+            if resume is not None and resume.kind == "poll":
+                # FINALIZE was answered before the last run stopped: only processing is left.
+                record.state, record.phase = "processing", "STATUS"
+                record.media_id = resume.media_id
+                record.started_at = record.uploaded_at = self.client.clock.now()
+                self._changed(record)
+                self._schedule(record, MediaState(resume.media_id, state="pending"), due_now=True)
+                return
             async with self._slots:
                 record.state = "uploading"
                 record.phase = "INIT"
@@ -173,8 +192,19 @@ class Batch:
                         record.phase = "FINALIZE"
                     self._changed(record)
 
+                done = resume.done_segments if resume is not None else frozenset()
+                record.segments_done = len(done)
+                record.bytes_done = sum(
+                    min(check.chunk_size or 0, (check.size or 0) - i * (check.chunk_size or 0))
+                    for i in done
+                )
                 state = await self.client.send_file(
-                    check, ctx=ctx, on_segment=segment_done, on_media_id=media_id_known
+                    check,
+                    ctx=ctx,
+                    on_segment=segment_done,
+                    on_media_id=media_id_known,
+                    resume_media_id=resume.media_id if resume is not None else None,
+                    done_segments=done,
                 )
                 record.uploaded_at = self.client.clock.now()
                 self._absorb(record, state)
@@ -225,9 +255,9 @@ class Batch:
 
     # processing: one poller for every waiting file
 
-    def _schedule(self, record: FileRecord, state: MediaState) -> None:
+    def _schedule(self, record: FileRecord, state: MediaState, *, due_now: bool = False) -> None:
         now = self.client.clock.now()
-        due = now + max(1, state.check_after_secs or 1)
+        due = now if due_now else now + max(1, state.check_after_secs or 1)
         heapq.heappush(self._waiting, (due, next(self._seq), record.file_id, state))
         self._wake.set()
 

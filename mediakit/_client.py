@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -150,6 +150,7 @@ class MediaClient:
         *,
         segment_index: int | None = None,
         bytes_sent: int | None = None,
+        media_id: str | None = None,
     ) -> tuple[httpx.Response, MediaState | None]:
         attempt = 0
         while True:
@@ -164,6 +165,7 @@ class MediaClient:
                 started_at=self.clock.now(),
                 segment_index=segment_index,
                 bytes_sent=bytes_sent,
+                media_id=media_id,
             )
             try:
                 response = await self._http.request(
@@ -331,11 +333,12 @@ class MediaClient:
             ctx or RequestContext(),
             segment_index=segment_index,
             bytes_sent=len(chunk),
+            media_id=media_id,
         )
 
     async def finalize(self, media_id: str, *, ctx: RequestContext | None = None) -> MediaState:
         _, state = await self._send(
-            "FINALIZE", self.dialect.finalize(media_id), ctx or RequestContext()
+            "FINALIZE", self.dialect.finalize(media_id), ctx or RequestContext(), media_id=media_id
         )
         if state is None:
             raise APIError("FINALIZE: the answer carried no media object")
@@ -343,7 +346,7 @@ class MediaClient:
 
     async def status(self, media_id: str, *, ctx: RequestContext | None = None) -> MediaState:
         _, state = await self._send(
-            "STATUS", self.dialect.status(media_id), ctx or RequestContext()
+            "STATUS", self.dialect.status(media_id), ctx or RequestContext(), media_id=media_id
         )
         if state is None:
             raise APIError("STATUS: the answer carried no media object")
@@ -352,7 +355,12 @@ class MediaClient:
     async def set_alt_text(
         self, media_id: str, text: str, *, ctx: RequestContext | None = None
     ) -> None:
-        await self._send("METADATA", self.dialect.alt_text(media_id, text), ctx or RequestContext())
+        await self._send(
+            "METADATA",
+            self.dialect.alt_text(media_id, text),
+            ctx or RequestContext(),
+            media_id=media_id,
+        )
 
     # whole files
 
@@ -363,23 +371,31 @@ class MediaClient:
         ctx: RequestContext | None = None,
         on_segment: Callable[[int, int], None] | None = None,
         on_media_id: Callable[[MediaState], None] | None = None,
+        resume_media_id: str | None = None,
+        done_segments: Collection[int] = (),
     ) -> MediaState:
         """INIT, every APPEND (`segment_concurrency` in flight), FINALIZE; the FINALIZE state.
 
-        `on_segment(segment_index, bytes)` is called as each segment is acknowledged.
+        `on_segment(segment_index, bytes)` is called as each segment is acknowledged. With
+        `resume_media_id` the upload session X already has is continued: no INIT, and the
+        `done_segments` it acknowledged are not sent again.
         """
         if not check.ok:
             raise MediaError(str(check.path), check.problem or "cannot be uploaded")
         assert check.size is not None and check.media_type is not None
         assert check.chunk_size is not None and check.segments is not None
         ctx = ctx or RequestContext(path=str(check.path))
-        started = await self.init(check.size, check.media_type, check.category, ctx=ctx)
+        if resume_media_id is None:
+            started = await self.init(check.size, check.media_type, check.category, ctx=ctx)
+        else:
+            started = MediaState(media_id=resume_media_id)
         if on_media_id is not None:
             on_media_id(started)
         media_id = started.media_id
         queue: asyncio.Queue[int] = asyncio.Queue()
         for index in range(check.segments):
-            queue.put_nowait(index)
+            if index not in done_segments:
+                queue.put_nowait(index)
 
         async def worker() -> None:
             while True:

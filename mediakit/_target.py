@@ -38,10 +38,19 @@ class Target:
     credentials: Credentials
     emulator: Emulator | None = None  # owned: closed with the target
     clock: Clock | None = None
+    borrowed_emulator: Emulator | None = None  # given by the caller: not closed here
 
     @property
     def is_x(self) -> bool:
         return self.label == "x"
+
+    @property
+    def key(self) -> str:
+        """Which server's media ids these are: never mix the emulator's and X's."""
+        emulator = self.emulator or self.borrowed_emulator
+        if emulator is not None:
+            return f"emulator:{emulator.state_path}"
+        return f"{self.label}:{self.base_url}" if self.label == "x" else self.base_url
 
     @property
     def account(self) -> str:
@@ -81,6 +90,7 @@ def resolve_target(
             httpx.ASGITransport(app=emulator.app),
             credentials or demo_credentials(),
             clock=clock or emulator.clock,
+            borrowed_emulator=emulator,
         )
     if transport is not None:
         url = base_url or dialect.default_base_url

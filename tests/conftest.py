@@ -78,3 +78,11 @@ def media_dir(tmp_path: Path) -> Path:
 def pytest_configure(config: pytest.Config) -> None:
     # Never let a test read the user's real cache directory.
     os.environ.setdefault("XDG_CACHE_HOME", str(Path(config.rootpath) / ".pytest_cache" / "xdg"))
+
+
+@pytest.fixture(autouse=True)
+def own_cache_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each test its own cache: the default journal and the built-in emulator live there."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))

@@ -365,7 +365,7 @@ async def test_secrets_never_appear(
         )
         bad = Credentials.oauth1("ck-visible", "SECRET-wrong-5e6f", "77-visible", secret_ats)
         failed = await mk.upload_files_async(
-            files[:1], credentials=bad, base_url=url, clock=emu.clock
+            files[:1], credentials=bad, base_url=url, clock=emu.clock, force=True
         )
     texts = [
         repr(result),
@@ -430,7 +430,9 @@ def test_unreadable_file_as_an_unprivileged_user(tmp_path: Path) -> None:
     assert rows["locked.png"][0] == "invalid" and "permission denied" in rows["locked.png"][1]
 
 
-def test_default_target_is_the_builtin_emulator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_target_is_the_builtin_emulator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     # Credentials in the environment never turn a call into a real upload by themselves.
     monkeypatch.setenv("X_API_KEY", "k")

@@ -126,7 +126,7 @@ async def test_retries_5xx_and_repeats_only_the_failed_segment(
                 e
                 for e in events
                 if e.command == "APPEND"
-                and e.media_id is None
+                and e.media_id == bad.media_id is not None
                 and e.segment_index == bad.segment_index
                 and e.attempt == bad.attempt + 1
                 and e.file_id == bad.file_id

@@ -450,3 +450,38 @@ def test_default_target_is_the_builtin_emulator(
     assert again.media_by_id(media_id) is not None
     assert again.state_path.is_relative_to(tmp_path / "cache")
     again.close()
+
+
+def test_ctrl_c_in_a_blocking_call_cancels_cleanly(tmp_path: Path) -> None:
+    """KeyboardInterrupt (Ctrl-C, "interrupt kernel") ends unfinished files `cancelled`."""
+    folder = tmp_path / "media"
+    folder.mkdir()
+    mf.make_png(folder / "p.png")
+    for i in range(3):
+        mf.make_mp4(folder / f"c{i}.mp4")
+    script = f"""
+import os, signal, threading, time
+import mediakit as mk
+emu = mk.Emulator(state={str(tmp_path / "e.sqlite")!r}, processing_seconds=60.0)
+
+def interrupt():
+    while not os.path.exists({str(tmp_path / "journal.sqlite")!r}):
+        time.sleep(0.01)
+    time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGINT)
+
+threading.Thread(target=interrupt, daemon=True).start()
+try:
+    mk.upload_folder({str(folder)!r}, emulator=emu, journal={str(tmp_path / "journal.sqlite")!r})
+except KeyboardInterrupt:
+    print("INTERRUPTED")
+items = mk.open_journal({str(tmp_path / "journal.sqlite")!r}).items
+print(sorted(items["state"]))
+"""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert "1 uploaded to the emulator, 3 cancelled in" in lines[0]  # the summary still printed
+    assert lines[1] == "INTERRUPTED"
+    assert lines[2] == "['cancelled', 'cancelled', 'cancelled', 'succeeded']"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._auth import Credentials
+from ._auth import Credentials, redact
 from ._budget import RateBudget
 from ._clock import Clock, SystemClock
 from ._errors import APIError, AuthError, MediaError, ProcessingError, RateLimitError
@@ -33,6 +33,25 @@ if TYPE_CHECKING:
 __all__ = ["MediaClient", "RequestContext", "RetryPolicy"]
 
 log = logging.getLogger("mediakit")
+# Loggers that may see request details; each gets a filter that blanks this client's secrets.
+_WATCHED_LOGGERS = ("mediakit", "httpx", "httpcore")
+
+
+class _Redactor(logging.Filter):
+    """Blanks secrets out of log records (message and arguments) before any handler sees them."""
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        super().__init__()
+        self.secrets = tuple(s for s in secrets if s)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            text = record.getMessage()
+            cleaned = redact(text, self.secrets)
+            if cleaned != text:
+                record.msg, record.args = cleaned, None
+        return True
+
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -113,6 +132,9 @@ class MediaClient:
         self.status_deadline_s = status_deadline_s
         self.budget = RateBudget(self.clock)
         self._rng = random.Random(seed)
+        self._redactor = _Redactor(self.target.credentials.secrets())
+        for name in _WATCHED_LOGGERS:
+            logging.getLogger(name).addFilter(self._redactor)
         self._http = make_client(
             self.target.base_url,
             transport=self.target.transport,
@@ -136,6 +158,8 @@ class MediaClient:
     async def aclose(self) -> None:
         await self._http.aclose()
         self.target.close()
+        for name in _WATCHED_LOGGERS:
+            logging.getLogger(name).removeFilter(self._redactor)
 
     def __repr__(self) -> str:
         return f"MediaClient(api={self.api!r}, target={self.target.label!r})"

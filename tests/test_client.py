@@ -282,3 +282,21 @@ async def test_concurrent_uploads_share_one_client(emulator: Emulator, media_dir
     async with MediaClient(emulator=emulator) as client:
         states = await asyncio.gather(*(client.upload(p) for p in paths))
     assert [s.image["w"] for s in states] == [10 + i for i in range(6)]  # type: ignore[index]
+
+
+async def test_log_records_are_redacted(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    secret = "SECRET-in-a-log-7c6d"
+    creds = Credentials.oauth1(
+        DEMO.consumer_key, secret, DEMO.access_token, DEMO.access_token_secret
+    )
+    caplog.set_level(logging.DEBUG)
+    async with MediaClient(creds, transport=httpx.ASGITransport(app=emulator.app)):
+        # A careless log line of someone else's, through one of the watched loggers.
+        logging.getLogger("httpx").warning("request carried %s", secret)
+        logging.getLogger("mediakit").info(f"token {secret} in the message")
+    assert caplog.records and secret not in caplog.text
+    assert "request carried ***" in caplog.text and "token *** in the message" in caplog.text

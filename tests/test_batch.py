@@ -479,7 +479,9 @@ items = mk.open_journal({str(tmp_path / "journal.sqlite")!r}).items
 print(sorted(items["state"]))
 """
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
     assert "1 uploaded to the emulator, 3 cancelled in" in lines[0]  # the summary still printed

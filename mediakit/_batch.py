@@ -208,25 +208,30 @@ class Batch:
                 )
                 record.uploaded_at = self.client.clock.now()
                 self._absorb(record, state)
-            if state.failed:
-                raise processing_error(state)
-            if state.processing:
-                record.state = "processing"
-                record.phase = "STATUS"
-                self._changed(record)
-                self._schedule(record, state)
-                return
-            await self._succeed(record, ctx)
-        except asyncio.CancelledError:
-            raise
-        except (MediakitError, OSError) as exc:
-            self._finish(record, "failed", exc)
-        except Exception as exc:  # a bug must not stop the other files
-            log.exception("unexpected error uploading %s", record.path)
-            self._finish(record, "failed", exc)
+            await self._conclude(record, state, ctx)
+        except Exception as exc:
+            self._failed(record, exc, "uploading")
         finally:
             self._uploads_left -= 1
             self._wake.set()
+
+    async def _conclude(self, record: FileRecord, state: MediaState, ctx: RequestContext) -> None:
+        """What a FINALIZE or STATUS answer means for the file: fail, wait, or succeed."""
+        if state.failed:
+            raise processing_error(state)
+        if state.processing:
+            if record.state != "processing":
+                record.state, record.phase = "processing", "STATUS"
+                self._changed(record)
+            self._schedule(record, state)
+            return
+        await self._succeed(record, ctx)
+
+    def _failed(self, record: FileRecord, error: Exception, doing: str) -> None:
+        """One file's failure, whatever it was, ends that file only."""
+        if not isinstance(error, MediakitError | OSError):  # a bug of ours: say so in the log
+            log.error("unexpected error %s %s", doing, record.path, exc_info=error)
+        self._finish(record, "failed", error)
 
     def _absorb(self, record: FileRecord, state: MediaState) -> None:
         record.media_id = state.media_id
@@ -328,19 +333,9 @@ class Batch:
             state = await self.client.status(state.media_id, ctx=ctx)
             self._absorb(record, state)
             self._changed(record)
-            if state.failed:
-                raise processing_error(state)
-            if state.processing:
-                self._schedule(record, state)
-                return
-            await self._succeed(record, ctx)
-        except asyncio.CancelledError:
-            raise
-        except (MediakitError, OSError) as exc:
-            self._finish(record, "failed", exc)
+            await self._conclude(record, state, ctx)
         except Exception as exc:
-            log.exception("unexpected error polling %s", record.path)
-            self._finish(record, "failed", exc)
+            self._failed(record, exc, "polling")
         finally:
             self._wake.set()
 

@@ -40,11 +40,13 @@ FilesInput: TypeAlias = "Iterable[str | os.PathLike[str]] | pd.DataFrame"
 
 def _rows(files: Any) -> list[dict[str, Any]]:
     """Paths or a DataFrame with a `path` column (plus alt_text, category, your columns)."""
-    try:
+    if type(files).__module__.startswith("pandas"):  # a DataFrame; no pandas import otherwise
         import pandas as pd
-    except ImportError:  # pragma: no cover - pandas is a core dependency
-        pd = None  # type: ignore[assignment]
-    if pd is not None and isinstance(files, pd.DataFrame):
+
+        if isinstance(files, pd.Series):
+            return [{"path": path} for path in files.tolist()]
+        if not isinstance(files, pd.DataFrame):
+            raise ConfigurationError("pass paths or a DataFrame with a 'path' column")
         if "path" not in files.columns:
             raise ConfigurationError("a DataFrame of files needs a 'path' column")
         rows = files.to_dict("records")
@@ -325,15 +327,23 @@ async def _run(
     if on_batch is not None:
         on_batch(result)
     runner = asyncio.current_task()
+    stopped_by_view = False
 
-    def cancel() -> None:
-        if runner is not None:
+    def cancel() -> None:  # the dashboard's Cancel button
+        nonlocal stopped_by_view
+        if runner is not None and not runner.done():
+            stopped_by_view = True
             runner.cancel()
 
     view.start(result, client.budget.snapshot, cancel)
     refresher = asyncio.create_task(view.refresh(), name="mediakit-progress")
     try:
         await batch.run()
+    except asyncio.CancelledError:
+        # Cancelled from the dashboard (and by nothing else): the unfinished files ended
+        # `cancelled` and the call returns what was done, as `job.wait()` does after a cancel.
+        if not stopped_by_view or runner is None or runner.uncancel() > 0:
+            raise
     finally:
         refresher.cancel()
         await asyncio.gather(refresher, return_exceptions=True)
@@ -383,6 +393,12 @@ def _start(
     from ._sync import run_sync, start_background
 
     holder: dict[str, Any] = {}
+    if not wait:
+        # On screen now, while the cell still runs: output sent after a cell has finished
+        # does not reach it (the dashboard's updates do).
+        view = make_progress(options.get("progress", "auto"))
+        view.show()
+        options = {**options, "progress": view}
     coro = function(first, _on_batch=lambda live: holder.setdefault("live", live), **options)
     if wait:
         result: UploadResult = run_sync(coro)

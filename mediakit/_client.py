@@ -9,11 +9,15 @@ request (an APPEND retry re-sends its own segment), and wait as X asks (`retry-a
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
+import io
 import json
 import logging
 import os
 import random
-from collections.abc import Callable, Collection, Sequence
+import weakref
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,25 +37,36 @@ if TYPE_CHECKING:
 __all__ = ["MediaClient", "RequestContext", "RetryPolicy"]
 
 log = logging.getLogger("mediakit")
-# Loggers that may see request details; each gets a filter that blanks this client's secrets.
+# Loggers that may see request details: one filter blanks the secrets of every open client.
 _WATCHED_LOGGERS = ("mediakit", "httpx", "httpcore")
+MIN_SECRET_LEN = 6  # shorter "secrets" (test values) would shred every log line
 
 
 class _Redactor(logging.Filter):
-    """Blanks secrets out of log records (message and arguments) before any handler sees them."""
+    """Blanks the secrets of live clients out of log records before any handler sees them."""
 
-    def __init__(self, secrets: tuple[str, ...]) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.secrets = tuple(s for s in secrets if s)
+        self.clients: weakref.WeakSet[MediaClient] = weakref.WeakSet()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
+        secrets = tuple(
+            secret
+            for client in list(self.clients)
+            for secret in client.target.credentials.secrets()
+            if len(secret) >= MIN_SECRET_LEN
+        )
+        if secrets:
             text = record.getMessage()
-            cleaned = redact(text, self.secrets)
+            cleaned = redact(text, secrets)
             if cleaned != text:
                 record.msg, record.args = cleaned, None
         return True
 
+
+_REDACTOR = _Redactor()
+for _name in _WATCHED_LOGGERS:
+    logging.getLogger(_name).addFilter(_REDACTOR)
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -132,9 +147,7 @@ class MediaClient:
         self.status_deadline_s = status_deadline_s
         self.budget = RateBudget(self.clock)
         self._rng = random.Random(seed)
-        self._redactor = _Redactor(self.target.credentials.secrets())
-        for name in _WATCHED_LOGGERS:
-            logging.getLogger(name).addFilter(self._redactor)
+        _REDACTOR.clients.add(self)
         self._http = make_client(
             self.target.base_url,
             transport=self.target.transport,
@@ -158,8 +171,7 @@ class MediaClient:
     async def aclose(self) -> None:
         await self._http.aclose()
         self.target.close()
-        for name in _WATCHED_LOGGERS:
-            logging.getLogger(name).removeFilter(self._redactor)
+        _REDACTOR.clients.discard(self)
 
     def __repr__(self) -> str:
         return f"MediaClient(api={self.api!r}, target={self.target.label!r})"
@@ -191,6 +203,10 @@ class MediaClient:
                 bytes_sent=bytes_sent,
                 media_id=media_id,
             )
+            # Each attempt sends its parts from fresh buffers that are closed once it is over:
+            # httpx keeps request and response in a reference cycle that only the cycle
+            # collector frees, and a bytes part would keep a whole chunk alive with it.
+            parts = _open_parts(outgoing.files)
             try:
                 response = await self._http.request(
                     outgoing.method,
@@ -198,9 +214,10 @@ class MediaClient:
                     params=outgoing.params,
                     json=outgoing.json,
                     data=outgoing.data,
-                    files=outgoing.files,
+                    files=parts,
                 )
             except httpx.TransportError as exc:
+                _close_parts(parts)
                 event.finished_at = self.clock.now()
                 event.ok = False
                 event.error_name = type(exc).__name__
@@ -213,6 +230,7 @@ class MediaClient:
                     ) from exc
                 await self.clock.sleep(self.retry.backoff(attempt, self._rng))
                 continue
+            _close_parts(parts)
             state = self._record(event, command, response)
             if response.is_success:
                 return response, state
@@ -427,13 +445,16 @@ class MediaClient:
                     index = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
-                chunk = await asyncio.to_thread(
-                    read_chunk,
-                    check.path,
-                    index,
-                    check.chunk_size or self.chunk_size,
-                    expect_size=check.size or 0,
-                    expect_mtime=check.mtime,
+                chunk = await asyncio.get_running_loop().run_in_executor(
+                    _reader(),
+                    functools.partial(
+                        read_chunk,
+                        check.path,
+                        index,
+                        check.chunk_size or self.chunk_size,
+                        expect_size=check.size or 0,
+                        expect_mtime=check.mtime,
+                    ),
                 )
                 await self.append(media_id, index, chunk, ctx=ctx)
                 if on_segment is not None:
@@ -498,6 +519,37 @@ class MediaClient:
         if alt_text:
             await self.set_alt_text(state.media_id, alt_text, ctx=ctx)
         return state
+
+
+_READERS: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _reader() -> concurrent.futures.ThreadPoolExecutor:
+    """The threads that read chunks from disk: few, so their memory is few malloc arenas.
+
+    Chunks read in many threads and freed in the loop's thread fragment glibc's per-thread
+    arenas, and the process keeps several chunks' worth of memory it no longer uses.
+    """
+    global _READERS
+    if _READERS is None:
+        _READERS = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="mediakit-read")
+    return _READERS
+
+
+Parts = dict[str, tuple[str, io.BytesIO, str]] | None
+
+
+def _open_parts(files: Mapping[str, tuple[str, bytes, str]] | None) -> Parts:
+    if not files:
+        return None
+    return {
+        name: (filename, io.BytesIO(data), kind) for name, (filename, data, kind) in files.items()
+    }
+
+
+def _close_parts(parts: Parts) -> None:
+    for _name, (_filename, buffer, _kind) in (parts or {}).items():
+        buffer.close()
 
 
 def processing_error(state: MediaState) -> ProcessingError:

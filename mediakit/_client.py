@@ -536,6 +536,15 @@ def _reader() -> concurrent.futures.ThreadPoolExecutor:
     return _READERS
 
 
+def _forget_readers() -> None:
+    # A forked child inherits the executor but not its threads: it would wait forever.
+    global _READERS
+    _READERS = None
+
+
+os.register_at_fork(after_in_child=_forget_readers)
+
+
 Parts = dict[str, tuple[str, io.BytesIO, str]] | None
 
 

@@ -23,6 +23,7 @@ from ._errors import (
 from ._limits import Limits
 from ._plan import UploadPlan, plan
 from ._protocol import MediaState
+from ._readers import read_csv, read_parquet
 from ._result import UploadJob, UploadResult
 from .emulator import Emulator
 
@@ -52,6 +53,8 @@ __all__ = [
     "UploadResult",
     "open_journal",
     "plan",
+    "read_csv",
+    "read_parquet",
     "upload_files",
     "upload_files_async",
     "upload_folder",

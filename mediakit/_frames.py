@@ -108,6 +108,9 @@ ITEM_SCHEMA: Mapping[str, Dtype] = MappingProxyType(
         "error_code": _STRING,
         "error_name": _STRING,
         "error_message": _STRING,
+        # Which batch and which file of it: joins items to events even across batches.
+        "batch_id": _STRING,
+        "file_id": pd.Int64Dtype(),
     }
 )
 """`items`: one row per file; the user's own columns (alt_text, campaign, …) follow."""
@@ -166,32 +169,36 @@ def items_frame(
     """One row per file, typed as `ITEM_SCHEMA`, then the user's columns in first-seen order.
 
     `attempts`, `retries` (attempts after the first) and `status_polls` count the file's
-    events; `processing_s` runs from FINALIZE answered to finished, for files X processed
-    (a STATUS poll or a processing state in an answer); `expired` compares `expires_at` with
+    events; `processing_s` runs from FINALIZE answered to the STATUS answer that ended
+    processing (alt text set afterwards does not count), for files X processed (a STATUS poll
+    or a processing state in an answer); `expired` compares `expires_at` with
     `now` (epoch seconds of the batch's clock). A user column whose name the schema already
     uses is kept as `<name>_user`.
     """
-    per_file: dict[tuple[str, int], list[int]] = {}  # attempts, retries, polls, processed
+    # attempts, retries, polls, processed, when processing ended (epoch s, 0 = unknown)
+    per_file: dict[tuple[str, int], list[float]] = {}
     for event in events:
         if event.file_id is None:
             continue
         counts = per_file.get((event.batch_id, event.file_id))
         if counts is None:
-            counts = per_file[(event.batch_id, event.file_id)] = [0, 0, 0, 0]
+            counts = per_file[(event.batch_id, event.file_id)] = [0, 0, 0, 0, 0.0]
         counts[0] += 1
         if event.attempt > 1:
             counts[1] += 1
         if event.command == "STATUS":
             counts[2] += 1
             counts[3] = 1
+            if event.state in ("succeeded", "failed") and event.finished_at is not None:
+                counts[4] = event.finished_at
         elif event.state is not None:
             counts[3] = 1
 
     with _gc_paused():
         rows = [_get_file_fields(record) for record in files]
         values = dict(zip(_FILE_FIELDS, _transpose(rows, len(_FILE_FIELDS)), strict=True))
-        tallies = [per_file.get((row[0], row[1]), [0, 0, 0, 0]) for row in rows]
-        attempts, retries, polls, processed = _transpose(tallies, 4)
+        tallies = [per_file.get((row[0], row[1]), [0, 0, 0, 0, 0.0]) for row in rows]
+        attempts, retries, polls, processed, processed_at = _transpose(tallies, 5)
 
     started = _floats(values["started_at"])
     uploaded = _floats(values["uploaded_at"])
@@ -201,7 +208,9 @@ def items_frame(
     with np.errstate(divide="ignore", invalid="ignore"):
         throughput = _floats(values["bytes"]) / upload_s / 1e6
     throughput[~(upload_s > 0)] = np.nan
-    processing_s = np.where(np.asarray(processed, dtype=bool), finished - uploaded, np.nan)
+    ended = np.asarray(processed_at, dtype=float)
+    ended = np.where(ended > 0, ended, finished)
+    processing_s = np.where(np.asarray(processed, dtype=bool), ended - uploaded, np.nan)
 
     columns: dict[str, Any] = {name: values[name] for name in ITEM_SCHEMA if name in values}
     columns.update(

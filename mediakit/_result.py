@@ -11,7 +11,10 @@ from ._clock import Clock
 from ._records import FILE_STATES, Event, FileRecord
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     import pandas as pd
+    from matplotlib.figure import Figure
 
     from ._sync import BackgroundRun
 
@@ -88,6 +91,48 @@ class UploadResult:
         return events_frame(list(self._events))
 
     @property
+    def responses(self) -> pd.DataFrame:
+        """Every FINALIZE and STATUS answer: size, state, progress, check_after_secs, timings,
+        expires_after_secs and the absolute expires_at (the `events` schema)."""
+        from ._frames import responses_frame
+
+        return responses_frame(list(self._events))
+
+    def latency(
+        self,
+        *,
+        by: str | Sequence[str] = ("media_category", "size_band"),
+        states: Sequence[str] | None = ("succeeded",),
+    ) -> pd.DataFrame:
+        """Upload, processing and total seconds by category and size band: count, median, p90,
+        p99, max (see `mediakit._analysis.latency`; measured from the HTTP attempts)."""
+        from ._analysis import latency
+
+        items = self.items  # before the events: a live batch's events then cover its items
+        return latency(items, self.events, by=by, states=states)
+
+    def expiring(self, within: str | float | timedelta = "1h") -> pd.DataFrame:
+        """Uploaded media that expires within `within` ("2h", "30min", "1d", seconds) from now
+        on the batch's clock, soonest first, with `expires_in`; already expired is not listed."""
+        from ._analysis import expiring
+
+        return expiring(self.items, within=within, now=self._clock.now())
+
+    def plot_latency(self, *, by: str = "media_category") -> Figure:
+        """Box plots of upload and processing seconds by `by` (needs the `plot` extra)."""
+        from ._analysis import plot_latency
+
+        items = self.items
+        return plot_latency(items, self.events, by=by)
+
+    def plot_timeline(self, *, max_files: int = 200) -> Figure:
+        """One row per file: INIT, APPEND, FINALIZE, processing bars (needs the `plot` extra)."""
+        from ._analysis import plot_timeline
+
+        items = self.items
+        return plot_timeline(items, self.events, max_files=max_files)
+
+    @property
     def failures(self) -> pd.DataFrame:
         items = self.items
         return items[items["state"].isin(["failed", "invalid", "cancelled"])].reset_index(drop=True)
@@ -118,6 +163,12 @@ class UploadResult:
 
     def __repr__(self) -> str:
         return f"<UploadResult {self.summary()}>"
+
+    def _repr_html_(self) -> str:
+        """In a notebook: target, counts by state, totals, the first failures and why."""
+        from ._widgets import result_html
+
+        return result_html(self, title="UploadResult", failures_where="result.failures")
 
 
 class UploadJob:
@@ -170,3 +221,15 @@ class UploadJob:
     def __repr__(self) -> str:
         state = "done" if self.done() else "running"
         return f"<UploadJob {state}: {self._live().summary()}>"
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the batch as it stands (the dashboard shows it live)."""
+        from ._widgets import result_html
+
+        done = self.done()
+        return result_html(
+            self._live(),
+            title=f"UploadJob ({'done' if done else 'running'})",
+            failures_where="job.result.failures",
+            finished=done,
+        )

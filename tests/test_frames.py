@@ -81,6 +81,8 @@ ITEM_DTYPES = {
     "error_code": "string",
     "error_name": "string",
     "error_message": "string",
+    "batch_id": "string",
+    "file_id": "Int64",
 }
 
 

@@ -2,32 +2,58 @@
 
 The batch only calls `changed()` (cheap: it marks the view dirty); the view redraws itself at
 most a few times a second from `refresh()`, which the batch runs as a task on its own loop, so
-updates stay on the thread that runs the batch (the kernel's, in Jupyter). `finish()` draws
-the final state and prints the one-line summary, so front ends without widgets still show the
-outcome.
+updates stay on the thread that runs the batch (the kernel's, in Jupyter). However many files
+and however many changes, a view costs at most one redraw per `REFRESH_S`: a 10,000-file batch
+sends no more widget messages per second than a 10-file one. `finish()` draws the final state
+and prints the one-line summary, so front ends without widgets still show the outcome.
 
-Modes: "widgets" (the ipywidgets dashboard, `_widgets`), "text" (one line, redrawn), "none";
-"auto" picks widgets in a notebook kernel and text elsewhere; `MEDIAKIT_PROGRESS` sets the
-default.
+What every view shows is computed once, by `Snapshot.take`: files and bytes done, counts by
+state, throughput and ETA, the rate-limit budget, the files in flight (a bounded number of
+them) and the failures. `TextProgress` writes it as one line; `_widgets.WidgetProgress` as the
+notebook dashboard.
+
+Modes: "widgets" (the ipywidgets dashboard, `_widgets`), "text" (one line, redrawn in a
+terminal, a line every `LOG_EVERY_S` in a log), "none"; "auto" picks widgets in a notebook
+kernel and text elsewhere; `MEDIAKIT_PROGRESS` sets the default.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
-from collections.abc import Callable
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Literal, TextIO
+
+from ._records import FILE_STATES, FileRecord
 
 if TYPE_CHECKING:
     from ._budget import Budget
     from ._result import UploadResult
 
-__all__ = ["MODES", "Progress", "TextProgress", "make_progress"]
+__all__ = [
+    "MODES",
+    "Progress",
+    "Snapshot",
+    "TextProgress",
+    "Throughput",
+    "in_notebook_kernel",
+    "make_progress",
+]
 
 Mode = Literal["auto", "widgets", "text", "none"]
 MODES = ("auto", "widgets", "text", "none")
-REFRESH_S = 0.15  # at most about 7 redraws a second, whatever the number of files
+REFRESH_S = 0.2  # at most 5 redraws a second, whatever the number of files
+LOG_EVERY_S = 10.0  # text mode without a terminal: one line this often, not a redraw stream
+FINAL_STATES = ("succeeded", "failed", "invalid", "skipped", "cancelled")
+FAILED_STATES = ("failed", "invalid")
+RATE_WINDOW_S = 10.0
 
 
 class Progress:
@@ -38,6 +64,10 @@ class Progress:
         self.budget: Callable[[], dict[str, Budget]] | None = None
         self.cancel: Callable[[], None] | None = None
         self._dirty = False
+        self.draws = 0  # how many redraws: bounded by time, never by the number of files
+
+    def show(self) -> None:
+        """Put the view on screen now (before the batch starts; `start` calls it too)."""
 
     def start(
         self,
@@ -47,6 +77,7 @@ class Progress:
     ) -> None:
         self.live, self.budget, self.cancel = live, budget, cancel
         self._dirty = True
+        self.show()
 
     def changed(self) -> None:
         self._dirty = True
@@ -57,6 +88,7 @@ class Progress:
             await asyncio.sleep(REFRESH_S)
             if self._dirty:
                 self._dirty = False
+                self.draws += 1
                 self.draw()
 
     def draw(self) -> None:
@@ -66,48 +98,451 @@ class Progress:
         """Render the final state."""
 
 
-class TextProgress(Progress):
-    """A compact single line for terminals and logs, and the summary at the end."""
+# --- what a view shows ---------------------------------------------------------------------
 
-    def __init__(self, out: TextIO | None = None) -> None:
+
+class Throughput:
+    """Bytes and files per second over the last `window_s` seconds of real time."""
+
+    def __init__(self, window_s: float = RATE_WINDOW_S, now: Callable[[], float] | None = None):
+        self.window_s = window_s
+        self._now = now or time.monotonic
+        self._samples: deque[tuple[float, int, int]] = deque()
+
+    def add(self, bytes_done: int, files_done: int) -> None:
+        now = self._now()
+        self._samples.append((now, bytes_done, files_done))
+        # Keep one sample older than the window, so the rate spans the whole window.
+        while len(self._samples) > 2 and self._samples[1][0] <= now - self.window_s:
+            self._samples.popleft()
+
+    def rates(self) -> tuple[float | None, float | None]:
+        """(bytes per second, files per second), or None before there are two samples."""
+        if len(self._samples) < 2:
+            return None, None
+        (t0, b0, f0), (t1, b1, f1) = self._samples[0], self._samples[-1]
+        span = t1 - t0
+        if span <= 0:
+            return None, None
+        return max(0, b1 - b0) / span, max(0, f1 - f0) / span
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """One file being worked on: `clip_07.mp4 · APPEND 3/9 · retry 1`."""
+
+    name: str
+    state: str
+    phase: str | None
+    segments_done: int
+    segments: int | None
+    progress_percent: int | None
+    retries: int
+
+    def describe(self) -> str:
+        if self.state == "processing":
+            step = "processing"
+            if self.progress_percent is not None:
+                step += f" {self.progress_percent} %"
+        elif self.phase == "APPEND" and self.segments:
+            step = f"APPEND {self.segments_done}/{self.segments}"
+        else:
+            step = self.phase or self.state
+        if self.retries:
+            step += (
+                f" · retry {self.retries}" if self.retries == 1 else f" · {self.retries} retries"
+            )
+        return step
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One file that failed or was invalid, and why: `banner.gif · 16.8 MB is over …`."""
+
+    name: str
+    state: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class BudgetLine:
+    """What is left of one endpoint's rate-limit window."""
+
+    command: str
+    limit: int | None
+    remaining: int | None
+    reset_at: float | None
+
+    @property
+    def low(self) -> bool:
+        return (
+            self.limit is not None
+            and self.remaining is not None
+            and self.remaining <= max(1, self.limit // 10)
+        )
+
+    def describe(self) -> str:
+        if self.remaining is None:
+            text = f"{self.command.lower()}: ?"
+        elif self.limit is None:
+            text = f"{self.command.lower()}: {self.remaining:,} left"
+        else:
+            text = f"{self.command.lower()}: {self.remaining:,} of {self.limit:,} left"
+        if self.reset_at is not None:
+            text += f", resets {clock_time(self.reset_at)}"
+        return text
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything a view shows, computed from the records in one pass."""
+
+    target: str
+    files_total: int
+    files_done: int
+    counts: Mapping[str, int]
+    bytes_total: int  # of the files that are to be uploaded (not invalid, not skipped)
+    bytes_done: int
+    elapsed_s: float | None
+    bytes_per_s: float | None
+    eta_s: float | None
+    in_flight: Sequence[InFlight]
+    in_flight_total: int
+    failures: Sequence[Failure]
+    failures_total: int
+    budget: Sequence[BudgetLine] = field(default_factory=tuple)
+    finished: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return all(self.counts.get(s, 0) == 0 for s in ("failed", "invalid", "cancelled"))
+
+    @property
+    def outcome(self) -> str:
+        """ "running", or how it ended: "succeeded", "failed" or "cancelled"."""
+        if not self.finished:
+            return "running"
+        if self.counts.get("failed", 0) or self.counts.get("invalid", 0):
+            return "failed"
+        if self.counts.get("cancelled", 0):
+            return "cancelled"
+        return "succeeded"
+
+    @property
+    def files_fraction(self) -> float:
+        return 1.0 if not self.files_total else self.files_done / self.files_total
+
+    @property
+    def bytes_fraction(self) -> float:
+        return 1.0 if not self.bytes_total else min(1.0, self.bytes_done / self.bytes_total)
+
+    @classmethod
+    def take(
+        cls,
+        result: UploadResult,
+        budget: Mapping[str, Budget] | None = None,
+        rate: Throughput | None = None,
+        *,
+        finished: bool = False,
+        max_in_flight: int = 8,
+        max_failures: int = 8,
+    ) -> Snapshot:
+        records = result.records
+        counts: Counter[str] = Counter()
+        bytes_total = bytes_done = bytes_left = 0
+        uploading: list[FileRecord] = []
+        processing: list[FileRecord] = []
+        failed: list[FileRecord] = []
+        for record in records:
+            state = record.state
+            counts[state] += 1
+            size = record.bytes or 0
+            if state not in ("invalid", "skipped"):
+                bytes_total += size
+                bytes_done += min(size, record.bytes_done) if size else record.bytes_done
+            if state not in FINAL_STATES:
+                bytes_left += max(0, size - record.bytes_done)
+            if state == "uploading":
+                uploading.append(record)
+            elif state == "processing":
+                processing.append(record)
+            elif state in FAILED_STATES:
+                failed.append(record)
+        files_done = sum(counts[s] for s in FINAL_STATES)
+        bytes_per_s = files_per_s = None
+        if rate is not None:
+            rate.add(bytes_done, files_done)
+            bytes_per_s, files_per_s = rate.rates()
+        now = None
+        if result.started_at is not None and result.elapsed_s is not None:
+            now = result.started_at + result.elapsed_s
+        eta = _eta(
+            len(records) - files_done,
+            bytes_left,
+            bytes_per_s,
+            files_per_s,
+            _processing_left(processing, now),
+        )
+        uploading.sort(key=lambda r: (r.started_at or 0.0, r.file_id))
+        processing.sort(key=lambda r: (r.uploaded_at or 0.0, r.file_id))
+        failed.sort(key=lambda r: (r.finished_at or 0.0, r.file_id))
+        active = (uploading + processing)[:max_in_flight]
+        return cls(
+            target=result.target,
+            files_total=len(records),
+            files_done=files_done,
+            counts={s: counts[s] for s in FILE_STATES if counts[s]},
+            bytes_total=bytes_total,
+            bytes_done=bytes_done,
+            elapsed_s=result.elapsed_s,
+            bytes_per_s=bytes_per_s,
+            eta_s=0.0 if finished else eta,
+            in_flight=[_in_flight(r) for r in active],
+            in_flight_total=len(uploading) + len(processing),
+            failures=[_failure(r) for r in failed[:max_failures]],
+            failures_total=len(failed),
+            budget=_budget_lines(budget or {}),
+            finished=finished,
+        )
+
+    # text
+
+    def counts_text(self) -> str:
+        return " · ".join(f"{state} {n:,}" for state, n in self.counts.items())
+
+    def rate_text(self) -> str:
+        """`1.6 MB/s · ETA 0:42 · 12 s elapsed`; when finished, the average throughput."""
+        parts = []
+        if self.finished:
+            if self.elapsed_s:
+                parts.append(f"{format_duration(self.elapsed_s)} elapsed")
+                if self.bytes_done:
+                    parts.append(f"{format_bytes(self.bytes_done / self.elapsed_s)}/s on average")
+            return " · ".join(parts)
+        if self.bytes_per_s is not None:
+            parts.append(f"{format_bytes(self.bytes_per_s)}/s")
+        if self.eta_s is not None:
+            parts.append(f"ETA {format_duration(self.eta_s)}")
+        if self.elapsed_s is not None:
+            parts.append(f"{format_duration(self.elapsed_s)} elapsed")
+        return " · ".join(parts)
+
+    def line(self) -> str:
+        """The compact single line of text mode."""
+        parts = [
+            f"{self.files_done:,}/{self.files_total:,} files",
+            f"{format_bytes(self.bytes_done)}/{format_bytes(self.bytes_total)}",
+        ]
+        if self.bytes_per_s is not None:
+            parts.append(f"{format_bytes(self.bytes_per_s)}/s")
+        if self.eta_s is not None:
+            parts.append(f"ETA {format_duration(self.eta_s)}")
+        busy = {s: self.counts[s] for s in ("uploading", "processing") if self.counts.get(s)}
+        parts += [f"{state} {n:,}" for state, n in busy.items()]
+        bad = self.counts.get("failed", 0) + self.counts.get("invalid", 0)
+        if bad:
+            parts.append(f"failed {bad:,}")
+        low = [b for b in self.budget if b.low]
+        if low:
+            parts.append(low[0].describe())
+        return "mediakit: " + " · ".join(parts)
+
+
+def _eta(
+    files_left: int,
+    bytes_left: int,
+    bytes_per_s: float | None,
+    files_per_s: float | None,
+    processing_left_s: float | None,
+) -> float | None:
+    """Seconds left: the bytes still to send at the recent byte rate, or X's processing of
+    the files it is working on (from their `progress_percent`), whichever ends later. Only
+    when neither is known, the files left at the recent file rate."""
+    if files_left == 0:
+        return 0.0
+    estimates = [s for s in (processing_left_s,) if s is not None]
+    if bytes_left > 0 and bytes_per_s:
+        estimates.append(bytes_left / bytes_per_s)
+    if estimates:
+        return max(estimates)
+    return files_left / files_per_s if files_per_s else None
+
+
+def _processing_left(processing: Sequence[FileRecord], now: float | None) -> float | None:
+    """The longest time X still needs for a file it processes, from how far it has got."""
+    if now is None:
+        return None
+    longest: float | None = None
+    for record in processing:
+        percent, since = record.progress_percent, record.uploaded_at
+        if not percent or since is None or now <= since:
+            continue
+        left = (now - since) * (100 - min(percent, 100)) / percent
+        longest = left if longest is None else max(longest, left)
+    return longest
+
+
+def _in_flight(record: FileRecord) -> InFlight:
+    return InFlight(
+        name=PurePath(record.path).name,
+        state=record.state,
+        phase=record.phase,
+        segments_done=record.segments_done,
+        segments=record.segments,
+        progress_percent=record.progress_percent,
+        retries=record.retries,
+    )
+
+
+def _failure(record: FileRecord) -> Failure:
+    reason = record.error_message or record.error_name or record.state
+    if record.error_name and record.error_message and record.error_name not in reason:
+        reason = f"{record.error_name}: {reason}"
+    return Failure(PurePath(record.path).name, record.state, reason)
+
+
+_COMMAND_ORDER = ("INIT", "APPEND", "FINALIZE", "STATUS", "UPLOAD", "METADATA")
+
+
+def _budget_lines(budget: Mapping[str, Budget]) -> tuple[BudgetLine, ...]:
+    order = {c: i for i, c in enumerate(_COMMAND_ORDER)}
+    return tuple(
+        BudgetLine(command, b.limit, b.remaining, b.reset_at)
+        for command, b in sorted(budget.items(), key=lambda kv: (order.get(kv[0], 99), kv[0]))
+    )
+
+
+def format_bytes(n: float) -> str:
+    """Binary units named as X names its limits (`MB` = 2**20 bytes), one decimal."""
+    if n < 1024:
+        return f"{n:.0f} B"
+    for unit in ("KB", "MB", "GB"):
+        n /= 1024
+        if n < 1024 or unit == "GB":
+            break
+    return f"{n:.1f} {unit}"
+
+
+def format_duration(seconds: float) -> str:
+    """`42 s`, `3:07`, `1:02:45`."""
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
+
+
+def clock_time(epoch_s: float) -> str:
+    """A reset time as the local wall clock: `10:45:03`."""
+    try:
+        return datetime.fromtimestamp(epoch_s).strftime("%H:%M:%S")
+    except (OverflowError, OSError, ValueError):
+        return "?"
+
+
+# --- text -----------------------------------------------------------------------------------
+
+
+class TextProgress(Progress):
+    """A compact single line for terminals and logs, and the summary at the end.
+
+    On a terminal the line is redrawn in place (cut to the terminal's width, so it never
+    wraps); in a log, or a notebook's output, a new line is written at most every
+    `LOG_EVERY_S` (a long batch leaves a readable trail, not thousands of redraws).
+    """
+
+    def __init__(self, out: TextIO | None = None, *, log_every_s: float = LOG_EVERY_S) -> None:
         super().__init__()
         self.out = out or sys.stdout
-        self._tty = bool(getattr(self.out, "isatty", lambda: False)())
+        self._tty = _isatty(self.out)
         self._width = 0
+        self._log_every_s = log_every_s
+        self._last_log: float | None = None
+        self._rate = Throughput()
+
+    def start(
+        self,
+        live: Callable[[], UploadResult],
+        budget: Callable[[], dict[str, Budget]],
+        cancel: Callable[[], None],
+    ) -> None:
+        super().start(live, budget, cancel)
+        self._last_log = time.monotonic()
+
+    def snapshot(self) -> Snapshot | None:
+        if self.live is None:
+            return None
+        return Snapshot.take(self.live(), self.budget() if self.budget else None, self._rate)
 
     def draw(self) -> None:
-        if not self._tty or self.live is None:
-            return  # a log gets the summary only, not a stream of redraws
-        line = self.live().summary()
-        padding = " " * max(0, self._width - len(line))
-        self.out.write("\r" + line + padding)
-        self.out.flush()
-        self._width = len(line)
+        snapshot = self.snapshot()
+        if snapshot is None:
+            return
+        if self._tty:
+            line = snapshot.line()
+            columns = shutil.get_terminal_size((100, 20)).columns
+            if len(line) >= columns:
+                line = line[: max(10, columns - 2)] + "…"
+            padding = " " * max(0, self._width - len(line))
+            self.out.write("\r" + line + padding)
+            self.out.flush()
+            self._width = len(line)
+            return
+        now = time.monotonic()
+        if self._last_log is None or now - self._last_log >= self._log_every_s:
+            self._last_log = now
+            print(snapshot.line(), file=self.out, flush=True)
 
     def finish(self, result: UploadResult) -> None:
         if self._tty and self._width:
             self.out.write("\r" + " " * self._width + "\r")
+            self._width = 0
         print(result.summary(), file=self.out, flush=True)
 
 
+def _isatty(out: TextIO) -> bool:
+    try:
+        return bool(out.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+# --- choosing a view ------------------------------------------------------------------------
+
+
 def in_notebook_kernel() -> bool:
-    """True inside an IPython kernel (Jupyter, VS Code, Colab), not a terminal IPython."""
-    shell = sys.modules.get("IPython")
-    if shell is None:
+    """True inside a Jupyter kernel (JupyterLab, Notebook, VS Code, Colab), not a terminal."""
+    module = sys.modules.get("IPython")
+    if module is None:
         return False
     try:
-        ip = shell.get_ipython()  # type: ignore[attr-defined]
+        ip = module.get_ipython()
     except Exception:
         return False
     if ip is None:
         return False
-    return type(ip).__name__ == "ZMQInteractiveShell" or "IPKernelApp" in getattr(ip, "config", {})
+    names = {cls.__name__ for cls in type(ip).__mro__}
+    if "ZMQInteractiveShell" in names:
+        return True
+    config = getattr(ip, "config", None)
+    return isinstance(config, Mapping) and "IPKernelApp" in config
 
 
-def make_progress(mode: str | None) -> Progress:
+def make_progress(mode: str | Progress | None) -> Progress:
+    """The view for `progress=` (a mode name, or a view already made and shown)."""
+    if isinstance(mode, Progress):
+        return mode
     chosen = (mode or "auto").lower()
     if chosen == "auto":
-        chosen = os.environ.get("MEDIAKIT_PROGRESS", "auto").lower() or "auto"
+        chosen = os.environ.get("MEDIAKIT_PROGRESS", "auto").strip().lower() or "auto"
+        if chosen not in MODES:
+            from ._errors import ConfigurationError
+
+            raise ConfigurationError(
+                f"MEDIAKIT_PROGRESS must be one of {', '.join(MODES)}, not {chosen!r}"
+            )
     if chosen not in MODES:
         from ._errors import ConfigurationError
 
@@ -119,8 +554,9 @@ def make_progress(mode: str | None) -> Progress:
     if chosen == "widgets":
         try:
             from ._widgets import WidgetProgress
-        except ImportError:
+
+            view: Progress = WidgetProgress()
+        except ImportError:  # ipywidgets missing: the text line still tells the story
             return TextProgress()
-        view: Progress = WidgetProgress()
         return view
     return TextProgress()

@@ -379,6 +379,13 @@ async def test_secrets_never_appear(
         failed.items.to_csv(),
         failed.events.to_csv(),
     ]
+    # The journal (every batch is journaled by default), byte for byte, WAL included.
+    from mediakit._journal import default_journal_path
+
+    journal = default_journal_path()
+    assert journal.exists()
+    for part in journal.parent.glob(journal.name + "*"):
+        texts.append(part.read_bytes().decode("latin-1"))
     assert failed.items.loc[0, "state"] == "failed"
     for secret in (*creds.secrets(), "SECRET-wrong-5e6f"):
         for text in texts:

@@ -1,0 +1,422 @@
+"""How a batch looks in a notebook: the ipywidgets dashboard, and the HTML reprs of results.
+
+One aggregate view, never a bar per file: files and bytes done, counts by state, throughput
+and ETA, the rate-limit budget, the files in flight (a bounded number: a 10,000-file batch
+shows the few being worked on and counts for the rest), failures as they happen, a Cancel
+button. A fixed set of widgets is updated in place: each redraw sends at most one message per
+widget whose value changed (`hold_sync`), and redraws are throttled by `Progress.refresh`, so
+messages per second do not grow with the number of files.
+
+Threads: redraws run on the batch's loop (the kernel's main thread in Jupyter). A click on
+Cancel may arrive on another thread (ipykernel 7 handles widget messages on a subshell
+thread when the front end asks for it, as JupyterLab 4.4+ does); the click only schedules the
+cancellation on the batch's loop, where the widgets are updated too.
+
+ipywidgets is imported when a dashboard is made, never at `import mediakit`; the HTML
+helpers (used by `UploadResult._repr_html_`) need no ipywidgets at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack, suppress
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from ._progress import (
+    BudgetLine,
+    Failure,
+    InFlight,
+    Progress,
+    Snapshot,
+    Throughput,
+    clock_time,
+    format_bytes,
+    format_duration,
+    in_notebook_kernel,
+)
+
+if TYPE_CHECKING:
+    from ._budget import Budget
+    from ._result import UploadResult
+
+__all__ = ["WidgetProgress", "result_html"]
+
+STATE_COLORS = {
+    "queued": "#6b7280",
+    "uploading": "#2563eb",
+    "processing": "#7c3aed",
+    "succeeded": "#15803d",
+    "failed": "#b91c1c",
+    "invalid": "#b91c1c",
+    "skipped": "#0f766e",
+    "cancelled": "#b45309",
+}
+OUTCOME_COLORS = {
+    "running": "#2563eb",
+    "succeeded": "#15803d",
+    "failed": "#b91c1c",
+    "cancelled": "#b45309",
+}
+BAR_STYLES = {"running": "info", "succeeded": "success", "failed": "danger", "cancelled": "warning"}
+_MONO = "font-family: var(--jp-code-font-family, monospace); font-size: 12px; line-height: 1.45"
+_MUTED = "color: var(--jp-ui-font-color2, #6b7280)"
+
+
+# --- HTML pieces (no ipywidgets) -----------------------------------------------------------
+
+
+def counts_html(counts: Mapping[str, int]) -> str:
+    """`queued 12 · uploading 4 · succeeded 21 · failed 1`, each state in its colour."""
+    if not counts:
+        return f'<span style="{_MUTED}">no files</span>'
+    chips = [
+        f'<span class="mediakit-count mediakit-count-{escape(state)}" '
+        f'style="color: {STATE_COLORS.get(state, "inherit")}; font-weight: 600">'
+        f"{escape(state)} {n:,}</span>"
+        for state, n in counts.items()
+    ]
+    return " · ".join(chips)
+
+
+def budget_html(lines: Sequence[BudgetLine]) -> str:
+    """`rate limits left: init 1,853/1,875 · append 1,702/1,875 · … · resets 10:45:03`."""
+    if not lines:
+        return ""
+    resets = [line.reset_at for line in lines if line.reset_at is not None]
+    one_reset = bool(resets) and max(resets) - min(resets) < 60
+    parts = []
+    for line in lines:
+        style = f"color: {STATE_COLORS['failed']}; font-weight: 600" if line.low else ""
+        left = "?" if line.remaining is None else f"{line.remaining:,}"
+        text = f"{line.command.lower()} {left}"
+        if line.limit is not None:
+            text += f"/{line.limit:,}"
+        if line.reset_at is not None and not one_reset:
+            text += f" (resets {clock_time(line.reset_at)})"
+        parts.append(f'<span style="{style}">{escape(text)}</span>')
+    if one_reset:
+        parts.append(f"resets {clock_time(min(resets))}")
+    return (
+        f'<div style="line-height: 1.45"><span style="{_MUTED}">rate limits left: </span>'
+        + " · ".join(parts)
+        + "</div>"
+    )
+
+
+def in_flight_html(rows: Sequence[InFlight], total: int) -> str:
+    if not rows:
+        return ""
+    body = "".join(
+        "<tr>"
+        f'<td style="padding: 0 12px 0 0; max-width: 28em; overflow: hidden; '
+        f'text-overflow: ellipsis; white-space: nowrap">{escape(row.name)}</td>'
+        f'<td style="padding: 0; color: {STATE_COLORS.get(row.state, "inherit")}">'
+        f"{escape(row.describe())}</td>"
+        "</tr>"
+        for row in rows
+    )
+    more = total - len(rows)
+    tail = f'<div style="{_MUTED}">+ {more:,} more in flight</div>' if more > 0 else ""
+    return (
+        f'<div class="mediakit-in-flight" style="{_MONO}; margin-top: 6px">'
+        f'<div style="{_MUTED}">in flight</div>'
+        f'<table style="border-collapse: collapse">{body}</table>{tail}</div>'
+    )
+
+
+def failures_html(rows: Sequence[Failure], total: int, where: str = "result.failures") -> str:
+    if not rows:
+        return ""
+    body = "".join(
+        "<tr>"
+        f'<td style="padding: 0 12px 0 0; white-space: nowrap; vertical-align: top">'
+        f"{escape(row.name)}</td>"
+        f'<td style="padding: 0; color: {STATE_COLORS["failed"]}">{escape(row.reason)}</td>'
+        "</tr>"
+        for row in rows
+    )
+    more = total - len(rows)
+    tail = (
+        f'<div style="{_MUTED}">+ {more:,} more: {escape(where)}</div>'
+        if more > 0
+        else f'<div style="{_MUTED}">all of them: {escape(where)}</div>'
+    )
+    return (
+        f'<div class="mediakit-failures" style="{_MONO}; margin-top: 6px">'
+        f'<div style="color: {STATE_COLORS["failed"]}; font-weight: 600">'
+        f"{total:,} failed</div>"
+        f'<table style="border-collapse: collapse">{body}</table>{tail}</div>'
+    )
+
+
+def result_html(
+    result: UploadResult, *, title: str, failures_where: str, finished: bool | None = None
+) -> str:
+    """The static HTML of a result or a job: target, counts, totals, the first failures."""
+    if finished is None:
+        finished = result.finished_at is not None
+    snapshot = Snapshot.take(result, finished=finished, max_failures=5)
+    color = OUTCOME_COLORS[snapshot.outcome]
+    totals = [f"{snapshot.files_total:,} files", f"{format_bytes(snapshot.bytes_done)} uploaded"]
+    elapsed = snapshot.elapsed_s
+    if elapsed:
+        totals.append(f"in {format_duration(elapsed)}")
+        if snapshot.bytes_done:
+            totals.append(f"{format_bytes(snapshot.bytes_done / elapsed)}/s")
+    target = "the built-in emulator" if result.target == "emulator" else result.target or "?"
+    details = f"target {escape(target)} · api {escape(result.api)}"
+    if result.batch_id:
+        details += f" · batch {escape(result.batch_id)}"
+    summary = result.summary() if finished or result.records else "starting…"
+    return (
+        f'<div class="mediakit-result mediakit-{snapshot.outcome}" '
+        f'style="border-left: 4px solid {color}; padding: 2px 10px; line-height: 1.5">'
+        f'<div><b>{escape(title)}</b> <span style="color: {color}">'
+        f"{escape(summary)}</span></div>"
+        f'<div style="{_MUTED}">{details}</div>'
+        f"<div>{counts_html(snapshot.counts)}</div>"
+        f'<div style="{_MUTED}">{escape(" · ".join(totals))}</div>'
+        f"{failures_html(snapshot.failures, snapshot.failures_total, failures_where)}"
+        "</div>"
+    )
+
+
+# --- the dashboard ------------------------------------------------------------------------
+
+
+class WidgetProgress(Progress):
+    """The ipywidgets dashboard of one batch (`progress="widgets"`, the default in Jupyter)."""
+
+    def __init__(self, *, max_in_flight: int = 8, max_failures: int = 8) -> None:
+        super().__init__()
+        import ipywidgets as w  # type: ignore[import-untyped]
+
+        self.max_in_flight = max_in_flight
+        self.max_failures = max_failures
+        self._rate = Throughput()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._shown = False
+        self._finished = False
+        self.cancel_requested = False
+
+        def bar() -> Any:
+            return w.FloatProgress(
+                value=0.0, min=0.0, max=100.0, bar_style="info", layout=w.Layout(width="320px")
+            )
+
+        def caption(text: str) -> Any:
+            return w.HTML(f'<span style="{_MUTED}">{text}</span>', layout=w.Layout(width="44px"))
+
+        self.title = w.HTML()
+        self.cancel_button = w.Button(
+            description="Cancel",
+            icon="stop",
+            tooltip="Stop the batch: no new requests; files in flight end cancelled",
+            layout=w.Layout(width="auto"),
+        )
+        self.cancel_button.add_class("mediakit-cancel")
+        self.cancel_button.on_click(self._clicked)
+        _clicks_on_a_subshell(self.cancel_button)
+        self.files_bar, self.bytes_bar = bar(), bar()
+        self.files_text, self.bytes_text = w.HTML(), w.HTML()
+        self.files_text.add_class("mediakit-files")
+        self.bytes_text.add_class("mediakit-bytes")
+        # Throughput and ETA, counts, budget, files in flight, failures: one widget, so a
+        # redraw sends one message for all of them. `sections` keeps each piece's HTML.
+        self.details = w.HTML()
+        self.details.add_class("mediakit-details")
+        self.sections: dict[str, str] = {}
+        self.header = w.HBox(
+            [self.title, self.cancel_button],
+            layout=w.Layout(justify_content="space-between", align_items="center"),
+        )
+        self.box = w.VBox(
+            [
+                self.header,
+                w.HBox([caption("files"), self.files_bar, self.files_text]),
+                w.HBox([caption("bytes"), self.bytes_bar, self.bytes_text]),
+                self.details,
+            ],
+            layout=w.Layout(
+                border=f"2px solid {OUTCOME_COLORS['running']}",
+                padding="4px 10px",
+                max_width="900px",
+            ),
+        )
+        self.box.add_class("mediakit-dashboard")
+        self.box.add_class("mediakit-running")
+        self._outcome = "running"
+        # Everything a redraw may change; each sends at most one message per redraw.
+        self._parts: tuple[Any, ...] = (
+            self.title,
+            self.files_bar,
+            self.files_text,
+            self.bytes_bar,
+            self.bytes_text,
+            self.details,
+        )
+
+    @property
+    def widgets(self) -> tuple[Any, ...]:
+        """Every widget of the dashboard (the containers and their layouts included)."""
+        found: list[Any] = []
+
+        def walk(widget: Any) -> None:
+            found.append(widget)
+            layout = getattr(widget, "layout", None)
+            if layout is not None:
+                found.append(layout)
+            style = getattr(widget, "style", None)
+            if style is not None:
+                found.append(style)
+            for child in getattr(widget, "children", ()):
+                walk(child)
+
+        walk(self.box)
+        return tuple(found)
+
+    # the Progress interface
+
+    def show(self) -> None:
+        if self._shown:
+            return
+        self._shown = True
+        if not in_notebook_kernel():
+            return  # no front end to draw on: the final summary line is all there is
+        from IPython.display import display
+
+        display(self.box)  # type: ignore[no-untyped-call]
+
+    def start(
+        self,
+        live: Callable[[], UploadResult],
+        budget: Callable[[], dict[str, Budget]],
+        cancel: Callable[[], None],
+    ) -> None:
+        with suppress(RuntimeError):
+            self._loop = asyncio.get_running_loop()
+        super().start(live, budget, cancel)
+        self.draw()
+
+    def snapshot(self, result: UploadResult | None = None, *, finished: bool = False) -> Snapshot:
+        if result is None:
+            assert self.live is not None
+            result = self.live()
+        return Snapshot.take(
+            result,
+            self.budget() if self.budget is not None else None,
+            self._rate,
+            finished=finished,
+            max_in_flight=self.max_in_flight,
+            max_failures=self.max_failures,
+        )
+
+    def draw(self) -> None:
+        if self.live is None or self._finished:
+            return
+        self._render(self.snapshot())
+
+    def finish(self, result: UploadResult) -> None:
+        self._finished = True
+        snapshot = self.snapshot(result, finished=True)
+        self._render(snapshot, summary=result.summary())
+        self.cancel_button.layout.display = "none"
+        print(result.summary(), flush=True)
+
+    # rendering
+
+    def _render(self, s: Snapshot, summary: str = "") -> None:
+        outcome = s.outcome
+        if s.finished:
+            mark = {"succeeded": "✓", "failed": "✗", "cancelled": "■"}[outcome]
+            title = f"{mark} {summary}"
+        elif self.cancel_requested:
+            title = "Cancelling…"
+        else:
+            title = f"Uploading {s.files_total:,} files to " + (
+                "the built-in emulator" if s.target == "emulator" else s.target or "?"
+            )
+        color = OUTCOME_COLORS[outcome]
+        bar_style = BAR_STYLES[outcome]
+        with ExitStack() as stack:
+            for part in self._parts:
+                stack.enter_context(part.hold_sync())
+            self.title.value = f'<b style="color: {color}">{escape(title)}</b>'
+            self.files_bar.value = _percent(s.files_fraction, 1)
+            self.bytes_bar.value = _percent(s.bytes_fraction, 1)
+            self.files_bar.bar_style = bar_style
+            self.bytes_bar.bar_style = bar_style
+            self.files_text.value = (
+                f"{s.files_done:,} / {s.files_total:,} files · {_percent(s.files_fraction):.0f} %"
+            )
+            self.bytes_text.value = (
+                f"{format_bytes(s.bytes_done)} / {format_bytes(s.bytes_total)}"
+                f" · {_percent(s.bytes_fraction):.0f} %"
+            )
+            self.sections = {
+                "rate": f'<div style="{_MUTED}">{escape(s.rate_text())}</div>',
+                "counts": f"<div>{counts_html(s.counts)}</div>",
+                "budget": budget_html(s.budget),
+                "in_flight": in_flight_html(s.in_flight, s.in_flight_total),
+                "failures": failures_html(s.failures, s.failures_total),
+            }
+            self.details.value = (
+                '<div style="line-height: 1.8">' + "".join(self.sections.values()) + "</div>"
+            )
+            if outcome != self._outcome:
+                stack.enter_context(self.box.layout.hold_sync())  # `border` sets four traits
+                classes = [c for c in self.box._dom_classes if c != f"mediakit-{self._outcome}"]
+                self.box._dom_classes = (*classes, f"mediakit-{outcome}")
+                self.box.layout.border = f"2px solid {color}"
+                self._outcome = outcome
+
+    # Cancel
+
+    def _clicked(self, _button: Any) -> None:
+        """A click, on whichever thread the kernel handles widget messages: hand it over."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self._cancel_now()  # no loop known (no batch started): nothing runs elsewhere
+            return
+        with suppress(RuntimeError):  # the loop closed meanwhile: the batch is over
+            loop.call_soon_threadsafe(self._cancel_now)
+
+    def _cancel_now(self) -> None:
+        if self._finished or self.cancel is None or self.cancel_requested:
+            return
+        self.cancel_requested = True
+        with self.cancel_button.hold_sync():
+            self.cancel_button.disabled = True
+            self.cancel_button.description = "Cancelling…"
+        self.cancel()
+        self.changed()
+
+
+def _percent(fraction: float, digits: int = 0) -> float:
+    """Rounded down: "100 %" only once everything is done."""
+    scale = 10.0**digits
+    return math.floor(100 * scale * fraction + 1e-9) / scale  # 0.29 is 28.999… in binary
+
+
+def _clicks_on_a_subshell(button: Any) -> None:
+    """Let Cancel's clicks reach the kernel while a cell blocks.
+
+    JupyterLab 4.4+ sends widget messages to a kernel subshell (setting "Kernel Comms over
+    subshells", on by default), and ipykernel 7 runs subshells on threads of their own, so a
+    click can be handled while the main thread runs a cell. But ipykernel 7.4 sends a comm's
+    incoming messages to whichever shell last sent on that comm (`_reply_subshell_for`): the
+    main shell, busy with the very cell the click should stop. The button neither awaits nor
+    answers anything, so its clicks go where the front end addressed them. Front ends without
+    subshells address the main shell, and the click waits for the cell (interrupt the kernel
+    there). Without ipykernel (no comm, or another kernel) there is nothing to change.
+    """
+    comm = getattr(button, "comm", None)
+    if comm is not None and callable(getattr(comm, "_reply_subshell_for", None)):
+        comm._reply_subshell_for = _as_addressed
+
+
+def _as_addressed(_data: Any, addressed: str | None) -> str | None:
+    return addressed

@@ -1,0 +1,285 @@
+"""The dashboard in a real browser: JupyterLab on 127.0.0.1 driven by Debian's Chromium.
+
+A notebook (`tests/notebooks/dashboard.ipynb`) uploads to the in-process emulator, one cell at
+a time. The test checks that the dashboard rendered as widgets (no "Error displaying widget"),
+moved while running, ended at 100 % and green, and that its Cancel button stops a background
+job (`wait=False`) and a blocking cell. It saves screenshots; set `MEDIAKIT_SCREENSHOT_DIR`
+to keep them (the README's `docs/dashboard.png` is `dashboard.png` from there).
+
+Needs Chromium at /usr/bin/chromium (`apt-get install chromium`; `.ci/run` installs it), and
+playwright + jupyterlab + ipykernel (the `dev` extra). Playwright drives the system Chromium
+through `executable_path`: no browser is ever downloaded. Without them the test skips, unless
+`MEDIAKIT_REQUIRE_BROWSER=1` (set by `.ci/run`) makes that a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+NOTEBOOK = Path(__file__).parent / "notebooks" / "dashboard.ipynb"
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def chromium() -> str | None:
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium") or ""):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def missing() -> str | None:
+    if chromium() is None:
+        return "Chromium is not installed (apt-get install chromium; .ci/run installs it)"
+    for module in ("playwright", "jupyterlab", "ipykernel", "ipywidgets"):
+        if find_spec(module) is None:
+            return f"{module} is not installed (pip install -e '.[dev]')"
+    return None
+
+
+def need_browser() -> None:
+    reason = missing()
+    if reason is None:
+        return
+    if os.environ.get("MEDIAKIT_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"MEDIAKIT_REQUIRE_BROWSER=1 but {reason}")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_settings(folder: Path) -> None:
+    """User settings of this JupyterLab only: every cell in the DOM, no news, no update check."""
+    settings = {
+        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+            "fetchNews": "false",
+            "checkForUpdates": False,
+        },
+    }
+    for name, values in settings.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[str]:
+    """A JupyterLab server on 127.0.0.1 with its own token, root, config and cache dirs."""
+    need_browser()
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
+    write_settings(tmp_path / "lab-settings")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "MEDIAKIT_"))}
+    env.update(
+        XDG_CACHE_HOME=str(tmp_path / "cache"),  # the built-in emulator's state and the journal
+        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+        JUPYTER_DATA_DIR=str(tmp_path / "data"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "lab-settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
+    )
+    port, token = free_port(), secrets.token_hex(16)
+    log = (tmp_path / "lab.log").open("wb")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            "--port-retries=0",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--allow-root",  # CI runs as root
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.extension_manager=readonly",
+        ],
+        env=env,
+        cwd=root,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    raise RuntimeError(
+                        "JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text()[-3000:]
+                    ) from None
+                time.sleep(0.25)
+        yield f"{base}/lab/tree/{NOTEBOOK.name}?token={token}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+class Notebook:
+    """Run cells of the open notebook and read their outputs."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+
+    def cell(self, index: int) -> Any:
+        return self.page.locator(".jp-Notebook .jp-Cell").nth(index)
+
+    def run(self, index: int) -> Any:
+        cell = self.cell(index)
+        cell.locator(".jp-InputArea-editor").click()
+        self.page.keyboard.press("Control+Enter")
+        return cell
+
+    def prompt(self, index: int) -> str:
+        return str(self.cell(index).locator(".jp-InputPrompt").first.inner_text()).strip()
+
+    def wait_done(self, index: int, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if re.fullmatch(r"\[\d+\]:", self.prompt(index)):
+                return
+            time.sleep(0.1)
+        raise AssertionError(
+            f"cell {index} still running after {timeout_s} s: {self.prompt(index)}"
+        )
+
+    def output_text(self, index: int) -> str:
+        return str(self.cell(index).locator(".jp-OutputArea").inner_text())
+
+
+def files_shown(dashboard: Any) -> str:
+    return str(dashboard.locator(".mediakit-files").inner_text()).strip()
+
+
+def wait_for_count(dashboard: Any, state: str, n: int, timeout_s: float = 30) -> None:
+    """Until the dashboard's count of `state` shows `n`."""
+    chip = dashboard.locator(f".mediakit-count-{state}")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if chip.count() and chip.inner_text().strip() == f"{state} {n}":
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"never showed {state} {n}: {dashboard.inner_text()}")
+
+
+def test_dashboard_in_jupyterlab(lab: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    shots = Path(os.environ.get("MEDIAKIT_SCREENSHOT_DIR") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.set_default_timeout(30_000)
+            page.goto(lab)
+            page.wait_for_selector(".jp-Notebook .jp-CodeCell .jp-InputArea-editor", timeout=60_000)
+            # The kernel is up when the status bar says so; a cell run before that is lost.
+            page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for(timeout=60_000)
+            nb = Notebook(page)
+
+            # The setup cell: also waits for the kernel to start.
+            nb.run(1)
+            nb.wait_done(1, 60)
+            assert "ready" in nb.output_text(1)
+
+            # 1. A blocking batch: the dashboard renders, moves, ends at 100 % and green.
+            cell = nb.run(2)
+            dashboard = cell.locator(".mediakit-dashboard")
+            dashboard.wait_for(timeout=20_000)
+            assert dashboard.locator(".widget-hprogress").count() == 2
+            seen: list[str] = []
+            while not re.fullmatch(r"\[\d+\]:", nb.prompt(2)):
+                seen.append(files_shown(dashboard))
+                if len(seen) == 12:
+                    dashboard.screenshot(path=str(shots / "dashboard-running.png"))
+                time.sleep(0.1)
+            done = files_shown(dashboard)
+            assert done == "22 / 22 files · 100 %", done
+            assert "mediakit-succeeded" in (dashboard.get_attribute("class") or "")
+            assert "✓ 22 uploaded to the emulator" in dashboard.inner_text()
+            bytes_shown = dashboard.locator(".mediakit-bytes").inner_text()
+            assert bytes_shown.endswith("· 100 %"), bytes_shown
+            assert len(set(seen)) >= 3, seen  # it moved while running
+            assert not dashboard.locator(".mediakit-cancel").is_visible()
+            output = nb.output_text(2)
+            assert "22 uploaded to the emulator" in output  # the summary line, and the repr
+            assert cell.locator(".mediakit-result.mediakit-succeeded").count() == 1
+            dashboard.screenshot(path=str(shots / "dashboard-done.png"))
+
+            # 2. A background job: the cell returns at once, the dashboard keeps going, and
+            #    its Cancel button stops the job.
+            cell = nb.run(3)
+            nb.wait_done(3, 20)
+            dashboard = cell.locator(".mediakit-dashboard")
+            dashboard.wait_for(timeout=10_000)
+            wait_for_count(dashboard, "processing", 4)
+            assert "broken.jpg" in dashboard.locator(".mediakit-failures").inner_text()
+            time.sleep(1.2)  # a processing percentage or two
+            dashboard.screenshot(path=str(shots / "dashboard.png"))
+            dashboard.locator(".mediakit-cancel").click()
+            # Red: a file was invalid; the title says what was cancelled.
+            cell.locator(".mediakit-dashboard.mediakit-failed").wait_for(timeout=10_000)
+            assert "4 cancelled" in dashboard.inner_text()
+            nb.run(4)
+            nb.wait_done(4, 20)
+            output = nb.output_text(4)
+            assert "JOB True" in output and "('cancelled', 4)" in output, output
+            assert files_shown(dashboard) == "13 / 13 files · 100 %"
+
+            # 3. A blocking cell: Cancel works while the cell runs (JupyterLab 4.4+ sends
+            #    widget messages to an ipykernel 7 subshell, so they arrive mid-cell).
+            cell = nb.run(5)
+            dashboard = cell.locator(".mediakit-dashboard")
+            dashboard.wait_for(timeout=20_000)
+            wait_for_count(dashboard, "processing", 3)
+            started = time.monotonic()
+            dashboard.locator(".mediakit-cancel").click()
+            nb.wait_done(5, 20)
+            assert time.monotonic() - started < 10
+            output = nb.output_text(5)
+            assert "BLOCKING [('cancelled', 3), ('succeeded', 2)]" in output, output
+
+            html = page.content()
+            assert "Error displaying widget" not in html
+        finally:
+            browser.close()

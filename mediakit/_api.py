@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -87,7 +88,12 @@ def _plan_resume(
         if not item.check.ok:
             continue
         prior = book.prior(
-            record.path, record.bytes, record.mtime, target_key=target.key, account=target.account
+            record.path,
+            record.bytes,
+            record.mtime,
+            target_key=target.key,
+            account=target.account,
+            sha256=record.sha256,
         )
         if prior is None or prior.media_id is None:
             continue
@@ -108,6 +114,21 @@ def _plan_resume(
             inputs[index] = BatchInput(
                 item.check, record, Resume("append", prior.media_id, prior.acknowledged)
             )
+
+
+def _hash_files(inputs: list[BatchInput]) -> None:
+    """SHA-256 of each uploadable file, read in 1 MiB blocks (never whole in memory)."""
+    for item in inputs:
+        if not item.check.ok:
+            continue
+        digest = hashlib.sha256()
+        try:
+            with open(item.record.path, "rb") as handle:
+                while block := handle.read(1 << 20):
+                    digest.update(block)
+        except OSError:
+            continue  # the upload will meet the same error and report it on the row
+        item.record.sha256 = digest.hexdigest()
 
 
 def _records(
@@ -158,6 +179,7 @@ async def upload_files_async(
     verify: bool | str = True,
     journal: str | os.PathLike[str] | bool | None = None,
     force: bool = False,
+    content_hash: bool = False,
     _on_batch: Any = None,
 ) -> UploadResult:
     """Upload files (paths, or a DataFrame with a `path` column) and return every outcome.
@@ -199,6 +221,7 @@ async def upload_files_async(
         verify=verify,
         journal=journal,
         force=force,
+        content_hash=content_hash,
         on_batch=_on_batch,
     )
 
@@ -248,6 +271,7 @@ async def _run(
     verify: bool | str = True,
     journal: str | os.PathLike[str] | bool | None = None,
     force: bool = False,
+    content_hash: bool = False,
     on_batch: Any = None,
 ) -> UploadResult:
     from ._target import resolve_target
@@ -277,6 +301,8 @@ async def _run(
     batch_id = new_batch_id()
     inputs = _records(checks, batch_id, resolved.label, api)
     book = _open_journal(journal)
+    if content_hash:
+        await asyncio.to_thread(_hash_files, inputs)
     if book is not None:
         _plan_resume(inputs, book, resolved, client.clock.now(), force=force)
         book.start_batch(

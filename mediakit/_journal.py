@@ -161,15 +161,25 @@ class Journal:
     # reading
 
     def prior(
-        self, path: str, size: int | None, mtime: float | None, *, target_key: str, account: str
+        self,
+        path: str,
+        size: int | None,
+        mtime: float | None,
+        *,
+        target_key: str,
+        account: str,
+        sha256: str | None = None,
     ) -> PriorUpload | None:
+        """The newest outcome of the same file: same path and size, and the same mtime, or
+        with `sha256` the same content (a restored copy with new mtimes is still the same)."""
+        same, value = ("f.sha256 = ?", sha256) if sha256 is not None else ("f.mtime IS ?", mtime)
         with self._lock:
             row = self._db.execute(
                 "SELECT f.* FROM files f JOIN batches b ON b.batch_id = f.batch_id "
-                "WHERE f.path = ? AND f.bytes IS ? AND f.mtime IS ? AND f.target_key = ? "
+                f"WHERE f.path = ? AND f.bytes IS ? AND {same} AND f.target_key = ? "
                 "AND f.account = ? AND f.state NOT IN ('queued', 'invalid') "
                 "ORDER BY b.started_at DESC, f.rowid DESC LIMIT 1",
-                (path, size, mtime, target_key, account),
+                (path, size, value, target_key, account),
             ).fetchone()
             if row is None:
                 return None

@@ -105,6 +105,7 @@ class FileRecord:
     retries: int = 0
     status_polls: int = 0
     alt_text: str | None = None
+    sha256: str | None = None  # only with content_hash=True: then the identity for resume
     user_columns: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -299,3 +299,32 @@ def test_sigkill_mid_batch_loses_nothing(tmp_path: Path, target: str) -> None:
         if server is not None:
             server.kill()
             server.communicate(timeout=10)
+
+
+async def test_content_hash_makes_a_restored_copy_the_same_file(
+    tmp_path: Path, media_dir: Path
+) -> None:
+    emu = Emulator(state=tmp_path / "e.sqlite")
+    path = mf.make_png(media_dir / "a.png")
+    journal = tmp_path / "j.sqlite"
+    first = await mk.upload_files_async(
+        [path], emulator=emu, journal=journal, content_hash=True, progress="none"
+    )
+    os.utime(path, (1_000_000_000, 1_000_000_000))  # restored from a backup: same bytes, new mtime
+    by_mtime = await mk.upload_files_async([path], emulator=emu, journal=journal, progress="none")
+    assert by_mtime.items.loc[0, "state"] == "succeeded"  # without the hash, a new mtime is new
+    hashed = await mk.upload_files_async(
+        [path], emulator=emu, journal=journal, content_hash=True, progress="none"
+    )
+    assert hashed.items.loc[0, "state"] == "skipped"
+    assert hashed.items.loc[0, "media_id"] == first.items.loc[0, "media_id"]
+    # Same mtime and size but other bytes: the hash says it is another file.
+    data = bytearray(path.read_bytes())
+    data[-20] ^= 0xFF
+    path.write_bytes(bytes(data))
+    os.utime(path, (1_000_000_000, 1_000_000_000))
+    changed = await mk.upload_files_async(
+        [path], emulator=emu, journal=journal, content_hash=True, progress="none"
+    )
+    assert changed.items.loc[0, "state"] != "skipped"  # uploaded again
+    emu.close()

@@ -253,6 +253,7 @@ def test_dashboard_in_jupyterlab(lab: str, tmp_path: Path) -> None:
             dashboard = cell.locator(".mediakit-dashboard")
             dashboard.wait_for(timeout=10_000)
             wait_for_count(dashboard, "processing", 4)
+            wait_for_count(dashboard, "succeeded", 8)  # the photos are done: 4 GIFs processing
             assert "broken.jpg" in dashboard.locator(".mediakit-failures").inner_text()
             time.sleep(1.2)  # a processing percentage or two
             dashboard.screenshot(path=str(shots / "dashboard.png"))
@@ -272,6 +273,7 @@ def test_dashboard_in_jupyterlab(lab: str, tmp_path: Path) -> None:
             dashboard = cell.locator(".mediakit-dashboard")
             dashboard.wait_for(timeout=20_000)
             wait_for_count(dashboard, "processing", 3)
+            wait_for_count(dashboard, "succeeded", 2)  # both photos done: only GIFs are left
             started = time.monotonic()
             dashboard.locator(".mediakit-cancel").click()
             nb.wait_done(5, 20)

@@ -16,7 +16,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -254,7 +254,3 @@ class Journal:
                 data["ok"] = bool(data["ok"])
             events.append(Event(**data))
         return records, events
-
-
-def as_dict(record: FileRecord) -> dict[str, Any]:
-    return asdict(record)

@@ -15,7 +15,6 @@ import contextlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -23,7 +22,7 @@ import anyio.to_thread
 from .._detect import MediaInfo, probe
 from .._limits import CATEGORIES, MEDIA_TYPES, VIDEO_TYPES, Limits
 from ._config import EmulatorConfig
-from ._processing import ProcessingModel, is_processing_done, processing_info
+from ._processing import ProcessingModel, processing_info
 from ._store import MediaRow, Store
 
 __all__ = ["MediaService", "UploadRefused"]
@@ -324,12 +323,6 @@ class MediaService:
             raise UploadRefused("not_found", "Not found")
         return row
 
-    def is_usable(self, row: MediaRow) -> bool:
-        """Whether the media could be attached to a Post now."""
-        if row.phase != "finalized" or row.outcome != "succeeded":
-            return False
-        return row.processing_s is None or is_processing_done(row, self.now())
-
     # maintenance
 
     def sweep(self) -> None:
@@ -342,7 +335,3 @@ class MediaService:
 def _unlink(path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-
-
-def spool_size(path: str) -> int:
-    return Path(path).stat().st_size

@@ -1,31 +1,52 @@
-"""mediakit: batch media uploads to X from a notebook, with an offline emulator of X's API."""
+"""mediakit: batch media uploads to X from a notebook, with an offline emulator of X's API.
+
+``import mediakit as mk; result = mk.upload_folder("campaign/")`` uploads to the built-in
+emulator; ``target="x"`` to X. The emulator (starlette, uvicorn) loads the first time it is
+used, never at import: `mk.Emulator` and `mediakit.emulator` bring it in.
+"""
+
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from ._api import (
+    FilesInput,
     open_journal,
     upload_files,
     upload_files_async,
     upload_folder,
     upload_folder_async,
 )
-from ._auth import Credentials
-from ._client import MediaClient, RetryPolicy
+from ._client import MediaClient, RequestContext
 from ._clock import Clock, ManualClock, ScaledClock, SystemClock
+from ._credentials import Credentials
 from ._errors import (
     APIError,
     AuthError,
     ConfigurationError,
+    ConfigurationTypeError,
     CredentialsError,
+    JournalError,
     MediaError,
     MediakitError,
     ProcessingError,
     RateLimitError,
+    TLSError,
+    TransportError,
 )
 from ._limits import Limits
+from ._media import FileCheck
+from ._oauth2 import UserToken
+from ._options import UploadKwargs, UploadOptions
 from ._plan import UploadPlan, plan
-from ._protocol import MediaState
+from ._protocol import ErrorInfo, MediaState
 from ._readers import read_csv, read_parquet
+from ._records import Event, FileRecord
 from ._result import UploadJob, UploadResult
-from .emulator import Emulator
+from ._retry import RetryPolicy
+from ._view import ProgressView
+
+if _TYPE_CHECKING:
+    from .emulator import Emulator
 
 __version__ = "0.1.0"
 
@@ -34,9 +55,16 @@ __all__ = [
     "AuthError",
     "Clock",
     "ConfigurationError",
+    "ConfigurationTypeError",
     "Credentials",
     "CredentialsError",
     "Emulator",
+    "ErrorInfo",
+    "Event",
+    "FileCheck",
+    "FileRecord",
+    "FilesInput",
+    "JournalError",
     "Limits",
     "ManualClock",
     "MediaClient",
@@ -44,13 +72,20 @@ __all__ = [
     "MediaState",
     "MediakitError",
     "ProcessingError",
+    "ProgressView",
     "RateLimitError",
+    "RequestContext",
     "RetryPolicy",
     "ScaledClock",
     "SystemClock",
+    "TLSError",
+    "TransportError",
     "UploadJob",
+    "UploadKwargs",
+    "UploadOptions",
     "UploadPlan",
     "UploadResult",
+    "UserToken",
     "open_journal",
     "plan",
     "read_csv",
@@ -60,3 +95,31 @@ __all__ = [
     "upload_folder",
     "upload_folder_async",
 ]
+
+_LAZY = {"Emulator": "emulator"}  # loaded on first use: the emulator imports starlette/uvicorn
+
+
+def _publish(obj: _Any) -> None:
+    # Show `mediakit.X` in reprs, help() and tracebacks, not the private module (as httpx does).
+    if getattr(obj, "__module__", "").startswith("mediakit"):
+        obj.__module__ = "mediakit"
+
+
+for _name in __all__:
+    if _name not in _LAZY and _name != "FilesInput":
+        _publish(globals()[_name])
+
+
+def __getattr__(name: str) -> _Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        _publish(value)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mediakit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -13,6 +13,7 @@ band named after that limit.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import functools
 import io
@@ -549,11 +550,20 @@ def _typed(text: pd.Series, dtype: Dtype) -> Any:
         return pd.Categorical(text.astype(object), categories=[*declared, *extra])
     if isinstance(dtype, pd.BooleanDtype):
         return text.map({"True": True, "False": False}, na_action="ignore").astype(dtype)
+    if dtype == np.dtype(object):  # `path_bytes`: CSV holds them as Python bytes literals
+        return np.asarray([None if pd.isna(v) else _bytes(v) for v in text], dtype=object)
     if isinstance(dtype, np.dtype):
         return pd.to_numeric(text).to_numpy(dtype=dtype, na_value=np.nan)
     if isinstance(dtype, pd.StringDtype):
         return text
     return pd.to_numeric(text).astype(dtype)
+
+
+def _bytes(text: str) -> bytes:
+    value = ast.literal_eval(text) if text.startswith(("b'", 'b"')) else None
+    if not isinstance(value, bytes):
+        raise ValueError(f"not a bytes literal: {text[:40]!r}")
+    return value
 
 
 _INTEGER = re.compile(r"[+-]?\d+")

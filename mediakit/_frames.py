@@ -26,7 +26,14 @@ import pandas as pd
 from pandas.api.extensions import ExtensionDtype
 
 from ._limits import CATEGORIES
-from ._records import COMMANDS, FILE_STATES, PROCESSING_STATES, Event, FileRecord
+from ._records import (
+    COMMANDS,
+    FILE_STATES,
+    PROCESSING_STATES,
+    Event,
+    FileRecord,
+    display_path,
+)
 
 __all__ = [
     "EVENT_SCHEMA",
@@ -111,6 +118,9 @@ ITEM_SCHEMA: Mapping[str, Dtype] = MappingProxyType(
         # Which batch and which file of it: joins items to events even across batches.
         "batch_id": _STRING,
         "file_id": pd.Int64Dtype(),
+        # The file name's exact bytes: `path` is readable text, which a name that is not
+        # valid UTF-8 cannot be exactly (its bad bytes show as \xNN there).
+        "path_bytes": np.dtype(object),
     }
 )
 """`items`: one row per file; the user's own columns (alt_text, campaign, …) follow."""
@@ -147,6 +157,7 @@ def events_frame(events: Sequence[Event]) -> pd.DataFrame:
     with _gc_paused():
         columns = _transpose([_get_event_fields(e) for e in events], len(_EVENT_FIELDS))
     values: dict[str, Any] = dict(zip(_EVENT_FIELDS, columns, strict=True))
+    values["path"] = _readable(values["path"])
     started = _floats(values["started_at"])
     finished = _floats(values["finished_at"])
     values["started_at"] = started
@@ -213,6 +224,8 @@ def items_frame(
     processing_s = np.where(np.asarray(processed, dtype=bool), ended - uploaded, np.nan)
 
     columns: dict[str, Any] = {name: values[name] for name in ITEM_SCHEMA if name in values}
+    columns["path"] = _readable(values["path"])
+    columns["path_bytes"] = [os.fsencode(path) for path in values["path"]]
     columns.update(
         attempts=attempts,
         retries=retries,
@@ -292,6 +305,11 @@ def _categorical(values: Sequence[Any], dtype: pd.CategoricalDtype) -> pd.Catego
     seen = set(known)
     extra = sorted((c for c in array.categories if c not in seen), key=str)
     return array.set_categories([*known, *extra])
+
+
+def _readable(paths: Sequence[str | None]) -> list[str | None]:
+    """Paths as text any frame (and Parquet) can hold: see `display_path`."""
+    return [None if path is None else display_path(path) for path in paths]
 
 
 def _floats(values: Sequence[Any]) -> np.ndarray[Any, np.dtype[np.float64]]:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._media import DEFAULT_CHUNK, FileCheck, discover, inspect_file
-from .emulator._ratelimit import V2_USER_LIMITS
+from ._limits import X_USER_RATE_LIMITS
+from ._media import DEFAULT_CHUNK, FileCheck, discover
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -173,18 +173,15 @@ def plan(
             files, pattern, recursive, category=category, chunk_size=chunk_size, dm=dm
         )
     else:
-        from ._api import _rows
+        from ._inputs import checked_path, inspect_rows, rows_of
 
-        rows = _rows(files)
+        rows = rows_of(files)
         alt_texts = sum(1 for row in rows if row.get("alt_text"))
         checks = [
-            inspect_file(
-                Path(row["path"]),
-                category=str(row.get("category") or category),
-                chunk_size=chunk_size,
-                dm=dm,
-            )
-            for row in rows
+            check
+            if check is not None
+            else FileCheck(Path(str(row.get("path"))), problem=checked_path(row.get("path"))[1])
+            for check, row in inspect_rows(rows, category=category, chunk_size=chunk_size, dm=dm)
         ]
     good = [c for c in checks if c.ok]
     processed = sum(1 for c in good if c.kind in ("video", "gif"))
@@ -195,4 +192,4 @@ def plan(
         "STATUS": processed * ESTIMATED_POLLS_PER_PROCESSED_FILE,
         "METADATA": alt_texts,
     }
-    return UploadPlan(tuple(checks), requests, dict(budgets or V2_USER_LIMITS), alt_texts)
+    return UploadPlan(tuple(checks), requests, dict(budgets or X_USER_RATE_LIMITS), alt_texts)

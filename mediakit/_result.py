@@ -8,7 +8,7 @@ from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._clock import Clock
-from ._records import FILE_STATES, Event, FileRecord
+from ._records import FILE_STATES, FINAL_STATES, OK_STATES, Event, FileRecord
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -19,8 +19,6 @@ if TYPE_CHECKING:
     from ._sync import BackgroundRun
 
 __all__ = ["UploadJob", "UploadResult", "summary_line"]
-
-_DONE_OK = ("succeeded", "skipped")
 
 
 def summary_line(records: Sequence[FileRecord], target: str, elapsed_s: float | None) -> str:
@@ -35,9 +33,7 @@ def summary_line(records: Sequence[FileRecord], target: str, elapsed_s: float | 
         parts.append(f"{bad} failed (see result.failures)")
     if counts["cancelled"]:
         parts.append(f"{counts['cancelled']} cancelled")
-    running = len(records) - sum(
-        counts[s] for s in ("succeeded", "skipped", "failed", "invalid", "cancelled")
-    )
+    running = len(records) - sum(counts[s] for s in FINAL_STATES)
     if running:
         parts.append(f"{running} still running")
     if not records:
@@ -145,11 +141,11 @@ class UploadResult:
     @property
     def ok(self) -> bool:
         """True when every file succeeded or was already uploaded."""
-        return all(record.state in _DONE_OK for record in self._records)
+        return all(record.state in OK_STATES for record in self._records)
 
     @property
     def media_ids(self) -> dict[str, str]:
-        return {r.path: r.media_id for r in self._records if r.media_id and r.state in _DONE_OK}
+        return {r.path: r.media_id for r in self._records if r.media_id and r.state in OK_STATES}
 
     @property
     def elapsed_s(self) -> float | None:
@@ -166,7 +162,7 @@ class UploadResult:
 
     def _repr_html_(self) -> str:
         """In a notebook: target, counts by state, totals, the first failures and why."""
-        from ._widgets import result_html
+        from ._html import result_html
 
         return result_html(self, title="UploadResult", failures_where="result.failures")
 
@@ -224,7 +220,7 @@ class UploadJob:
 
     def _repr_html_(self) -> str:
         """In a notebook: the batch as it stands (the dashboard shows it live)."""
-        from ._widgets import result_html
+        from ._html import result_html
 
         done = self.done()
         return result_html(

@@ -83,6 +83,7 @@ ITEM_DTYPES = {
     "error_message": "string",
     "batch_id": "string",
     "file_id": "Int64",
+    "path_bytes": "object",
 }
 
 

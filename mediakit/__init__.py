@@ -18,7 +18,7 @@ from ._api import (
 )
 from ._client import MediaClient, RequestContext
 from ._clock import Clock, ManualClock, ScaledClock, SystemClock
-from ._credentials import Credentials
+from ._credentials import Credentials, CredentialsKind
 from ._errors import (
     APIError,
     AuthError,
@@ -58,6 +58,7 @@ __all__ = [
     "ConfigurationTypeError",
     "Credentials",
     "CredentialsError",
+    "CredentialsKind",
     "Emulator",
     "ErrorInfo",
     "Event",

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, install_hint
 from ._frames import EVENT_SCHEMA, ITEM_SCHEMA, Dtype
 from ._limits import MiB
 
@@ -322,9 +322,7 @@ def _figure(width: float, height: float) -> Figure:
     try:
         from matplotlib.figure import Figure
     except ImportError:
-        raise ConfigurationError(
-            "plotting needs matplotlib: pip install 'mediakit[plot]'"
-        ) from None
+        raise ConfigurationError(f"plotting needs matplotlib: {install_hint('plot')}") from None
     return _shown(Figure)(figsize=(width, height), layout="constrained")
 
 

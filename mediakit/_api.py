@@ -151,8 +151,21 @@ def upload_files(
     (any other server) says otherwise. Blocks until done (in Jupyter too, with the dashboard);
     `wait=False` returns an `UploadJob` at once while the upload goes on.
 
-    Args and raises: as `upload_files_async`. Returns an `UploadResult`, or an `UploadJob`
-    with `wait=False`.
+    Args:
+        files: paths, or a DataFrame with a `path` column (see `upload_files_async`).
+        wait: False to return an `UploadJob` at once and upload in the background.
+        options: prepared `UploadOptions`; keyword options given beside it win.
+        **kwargs: any `UploadOptions` field (target, concurrency, progress, journal, …).
+
+    Returns:
+        The `UploadResult`, or with `wait=False` the running `UploadJob`.
+
+    Raises:
+        ConfigurationError: a bad option (named), or a DataFrame without one `path` column.
+        CredentialsError: `target="x"` without usable credentials.
+        TransportError: the server could not be reached at all.
+        KeyboardInterrupt: Ctrl-C or "interrupt kernel", once the batch has stopped cleanly
+            (unfinished files end `cancelled`, and the journal has everything).
     """
     resolved = resolve_options("upload_files", options, kwargs)
     return _start(upload_files_async, files, wait, resolved)
@@ -190,7 +203,24 @@ def upload_folder(
     """Upload every media file in a folder and return every outcome.
 
     The built-in emulator unless the options say otherwise; blocks until done, or with
-    `wait=False` returns an `UploadJob` at once. Args and raises: as `upload_folder_async`.
+    `wait=False` returns an `UploadJob` at once.
+
+    Args:
+        folder: the folder; hidden files and folders are skipped, symlinks followed.
+        wait: False to return an `UploadJob` at once and upload in the background.
+        pattern: a glob that file names must match, e.g. "*.mp4".
+        recursive: include sub-folders.
+        options: prepared `UploadOptions`; keyword options given beside it win.
+        **kwargs: any `UploadOptions` field.
+
+    Returns:
+        The `UploadResult`, or with `wait=False` the running `UploadJob`.
+
+    Raises:
+        MediaError: `folder` is missing, not a folder, or cannot be read.
+        ConfigurationError: a bad option (named).
+        TransportError: the server could not be reached at all.
+        KeyboardInterrupt: Ctrl-C or "interrupt kernel", once the batch has stopped cleanly.
     """
     resolved = resolve_options("upload_folder", options, kwargs)
     if not Path(folder).exists():
@@ -249,6 +279,16 @@ def open_journal(
     """An `UploadResult` read back from a journal: the latest batch, one by id, or `"all"`.
 
     Works in another process, during a batch (what has happened so far) or after a crash.
+
+    Args:
+        path: the journal file (None: the default journal in your cache folder).
+        batch: "latest", "all", or a batch id.
+
+    Returns:
+        The batch (or batches) as an `UploadResult`.
+
+    Raises:
+        MediaError: no such journal, no batch in it, or no batch with that id.
     """
     from ._clock import SystemClock
 

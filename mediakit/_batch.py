@@ -21,8 +21,9 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ._client import MediaClient, RequestContext, processing_error
+from ._client import MediaClient, RequestContext
 from ._errors import APIError, MediakitError, ProcessingError, TLSError, TransportError
+from ._failures import processing_error
 from ._media import FileCheck
 from ._protocol import MediaState
 from ._records import OK_STATES, Event, FileRecord

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import random
-import ssl
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,15 +30,14 @@ from ._clock import Clock, SystemClock
 from ._credentials import Credentials
 from ._errors import (
     APIError,
-    AuthError,
     ConfigurationTypeError,
     MediaError,
     ProcessingError,
-    RateLimitError,
     TLSError,
     TransportError,
     request_id_of,
 )
+from ._failures import api_error, certificate_refused, processing_error
 from ._http import httpx, make_client
 from ._logs import watch
 from ._media import DEFAULT_CHUNK, FileCheck, inspect_file, read_chunk
@@ -51,7 +49,7 @@ if TYPE_CHECKING:
     from ._target import Target
     from .emulator import Emulator
 
-__all__ = ["MediaClient", "RequestContext", "processing_error"]
+__all__ = ["MediaClient", "RequestContext"]
 
 log = logging.getLogger("mediakit")
 
@@ -312,7 +310,7 @@ class MediaClient:
                     )
                     await self.clock.sleep(delay)
                     continue
-            raise self._error(command, response, error)
+            raise api_error(command, response, error)
 
     def _transport_failure(
         self, command: str, attempt: int, exc: httpx.TransportError
@@ -320,7 +318,7 @@ class MediaClient:
         """The error to raise for a request that got no answer, or None to retry it."""
         url = self.target.base_url
         reason = str(exc) or type(exc).__name__
-        if _certificate_refused(exc):
+        if certificate_refused(exc):
             return TLSError(
                 f"{command}: the TLS certificate of {url} was refused ({reason}); pass "
                 "verify= the path of the CA bundle that signed it (or verify=False for a "
@@ -421,24 +419,6 @@ class MediaClient:
             self.on_event(event)
         for listener in list(self._listeners):
             listener(event)
-
-    def _error(self, command: str, response: httpx.Response, error: ErrorInfo) -> APIError:
-        status = response.status_code
-        message = f"{command}: {error.message}"
-        kwargs: dict[str, Any] = {
-            "status_code": status,
-            "code": error.code,
-            "name": error.name,
-            "body": response.text,
-            "request_id": request_id_of(response.headers),
-        }
-        if status in (401, 403):
-            return AuthError(message, **kwargs)
-        if status == 429:
-            reset = response.headers.get("x-rate-limit-reset")
-            reset_at = float(reset) if reset and reset.replace(".", "", 1).isdigit() else None
-            return RateLimitError(message, reset_at=reset_at, **kwargs)
-        return APIError(message, **kwargs)
 
     # the commands
 
@@ -612,30 +592,3 @@ class MediaClient:
         if alt_text:
             await self.set_alt_text(state.media_id, alt_text, ctx=ctx)
         return state
-
-
-def processing_error(state: MediaState) -> ProcessingError:
-    error = state.error
-    if error is None:
-        return ProcessingError(
-            f"processing failed ({state.progress_percent or 0} %)", name="Failed"
-        )
-    return ProcessingError(
-        f"processing failed: {error.name or 'error'}: {error.message}",
-        code=error.code,
-        name=error.name,
-    )
-
-
-def _certificate_refused(exc: BaseException) -> bool:
-    """Whether a connection failed because the server's TLS certificate was not trusted."""
-    seen: set[int] = set()
-    error: BaseException | None = exc
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, ssl.SSLCertVerificationError):
-            return True
-        if "CERTIFICATE_VERIFY_FAILED" in str(error):
-            return True
-        error = error.__cause__ or error.__context__
-    return False

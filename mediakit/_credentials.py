@@ -15,7 +15,7 @@ No secret appears in any repr, str or error message built here.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, Literal, NoReturn
 
@@ -23,7 +23,7 @@ from ._clock import Clock
 from ._errors import CredentialsError
 from ._http import httpx
 from ._oauth1 import OAuth1Signer
-from ._oauth2 import OnRefresh, UserToken, UserTokenAuth, _TokenState
+from ._oauth2 import UserToken, UserTokenAuth, _TokenState
 from ._secrets import checked, checked_optional, hint
 
 __all__ = [
@@ -106,7 +106,7 @@ class Credentials:
         client_secret: str | None = None,
         expires_at: float | None = None,
         scopes: Iterable[str] | str | None = None,
-        on_refresh: OnRefresh | None = None,
+        on_refresh: Callable[[UserToken], object] | None = None,
     ) -> Credentials:
         """An OAuth 2.0 user token (scope media.write). With `refresh_token` and `client_id`
         it is refreshed when it expires; `client_secret` only for confidential clients."""
@@ -124,7 +124,10 @@ class Credentials:
 
     @classmethod
     def from_env(
-        cls, environ: Mapping[str, str] | None = None, *, on_refresh: OnRefresh | None = None
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        on_refresh: Callable[[UserToken], object] | None = None,
     ) -> Credentials:
         """Read credentials from the environment (or `environ`).
 

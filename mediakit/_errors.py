@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "DISTRIBUTION",
     "REQUEST_ID_HEADERS",
     "APIError",
     "AuthError",
@@ -37,8 +38,19 @@ __all__ = [
     "RateLimitError",
     "TLSError",
     "TransportError",
+    "install_hint",
     "request_id_of",
 ]
+
+DISTRIBUTION = "mediakit-x"
+"""The name on the package index (`mediakit` there is an unrelated project); imported as
+`mediakit`."""
+
+
+def install_hint(extra: str) -> str:
+    """How to install an optional extra, from the index and from a checkout."""
+    return f"pip install '{DISTRIBUTION}[{extra}]' (from a checkout: pip install -e '.[{extra}]')"
+
 
 # Where X puts the id its support asks for: `x-transaction-id` today, `x-transaction` on
 # older v1.1 answers; proxies and other servers use the generic names.

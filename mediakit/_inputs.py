@@ -99,7 +99,7 @@ def checked_path(value: object) -> tuple[str | None, str | None]:
             "os.fsdecode(path)"
         )
     if not isinstance(value, str):
-        return None, f"the path must be text, not {describe(value)}"
+        return None, f"the path must be text, not {type(value).__name__} {value!r:.60}"
     if not value.strip():
         return None, "the path is empty"
     if "\x00" in value:

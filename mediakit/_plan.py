@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._check import whole_number
 from ._limits import X_USER_RATE_LIMITS
 from ._media import DEFAULT_CHUNK, FileCheck, discover
 
@@ -165,7 +166,26 @@ def plan(
     dm: bool = False,
     budgets: Mapping[str, int] | None = None,
 ) -> UploadPlan:
-    """What uploading `files` (a folder, paths, or a DataFrame with `path`) will ask of X."""
+    """What uploading `files` will ask of X, before anything is sent.
+
+    Args:
+        files: a folder, paths, or a DataFrame with a `path` column (its `alt_text` rows
+            count as metadata requests).
+        pattern: for a folder, a glob file names must match.
+        recursive: for a folder, include sub-folders.
+        category: "auto" or one of X's media categories.
+        chunk_size: bytes per APPEND.
+        dm: with category "auto", the dm_ categories.
+        budgets: requests per 15 minutes per command (default: X's published budgets).
+
+    Returns:
+        An `UploadPlan`: requests per endpoint, the windows they need, one row per file.
+
+    Raises:
+        MediaError: a folder that cannot be read.
+        ConfigurationError: a bad argument (named).
+    """
+    whole_number("chunk_size", chunk_size, minimum=1)
     checks: list[FileCheck]
     alt_texts = 0
     if isinstance(files, str | os.PathLike) and Path(files).is_dir():

@@ -486,7 +486,10 @@ def test_plot_timeline_shows_at_most_max_files() -> None:
 def test_plots_without_matplotlib_say_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     items = items_frame(*records(), now=T0)
-    with pytest.raises(ConfigurationError, match=r"pip install 'mediakit\[plot\]'"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"pip install 'mediakit-x\[plot\]' \(from a checkout: pip install -e '\.\[plot\]'\)",
+    ):
         plot_latency(items)
     with pytest.raises(ConfigurationError, match="matplotlib"):
         plot_timeline(items, events_frame(records()[1]))

@@ -402,9 +402,7 @@ async def test_text_mode_in_a_log_writes_a_line_now_and_then(
 ) -> None:
     mf.make_mp4(media_dir / "clip.mp4", seconds=1.0)
     quiet, chatty = io.StringIO(), io.StringIO()
-    result = await mk.upload_folder_async(
-        media_dir, emulator=watchable, progress=TextView(quiet)
-    )
+    result = await mk.upload_folder_async(media_dir, emulator=watchable, progress=TextView(quiet))
     assert quiet.getvalue() == result.summary() + "\n"  # short batch: the summary only
     result = await mk.upload_folder_async(
         media_dir, emulator=watchable, progress=TextView(chatty, log_every_s=0), force=True

@@ -351,6 +351,8 @@ class Emulator:
                 headers = record.extra.get("rate_limit_headers")
                 if headers:
                     response.headers.update(headers)
+                # X tags every answer with the id its support asks for.
+                response.headers["x-transaction-id"] = secrets.token_hex(8)
                 record.status = response.status_code
                 return response
             finally:
@@ -423,9 +425,7 @@ class Emulator:
         return JSONResponse([asdict(record) for record in self.requests])
 
     async def _health(self, request: Request) -> Response:
-        return JSONResponse(
-            {"ok": True, "now": self.clock.now(), "state_id": self._store.state_id}
-        )
+        return JSONResponse({"ok": True, "now": self.clock.now(), "state_id": self._store.state_id})
 
 
 class _DroppedConnection(Response):

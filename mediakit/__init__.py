@@ -1,7 +1,6 @@
 """mediakit: batch media uploads to X from a notebook, with an offline emulator of X's API."""
 
 from ._api import (
-    open_journal,
     upload_files,
     upload_files_async,
     upload_folder,
@@ -20,6 +19,7 @@ from ._errors import (
     ProcessingError,
     RateLimitError,
 )
+from ._history import open_journal
 from ._limits import Limits
 from ._plan import UploadPlan, plan
 from ._protocol import MediaState

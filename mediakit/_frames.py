@@ -36,6 +36,7 @@ __all__ = [
     "TIMESTAMP",
     "events_frame",
     "items_frame",
+    "processing_interval",
     "read_parquet",
     "responses_frame",
 ]
@@ -178,7 +179,7 @@ def items_frame(
     events; `processing_s` runs from FINALIZE answered to the STATUS answer that ended
     processing (alt text set afterwards does not count), for files X processed (a STATUS poll
     or a processing state in an answer); `processing_s_min` / `processing_s_max` bound X's
-    own processing time from the events' sent and answered times (see `_processing_interval`);
+    own processing time from the events' sent and answered times (see `processing_interval`);
     `queued_s` is how long the file waited for an upload slot, from the batch's first request
     (or first file started) to this file's start; `expired` compares `expires_at` with
     `now` (epoch seconds of the batch's clock). A user column whose name the schema already
@@ -225,7 +226,7 @@ def items_frame(
     ended = np.asarray(processed_at, dtype=float)
     ended = np.where(ended > 0, ended, finished)
     processing_s = np.where(was_processed, ended - uploaded, np.nan)
-    low, high = _processing_interval(
+    low, high = processing_interval(
         was_processed,
         _floats(finalize_sent),
         _floats(finalize_answered),
@@ -335,7 +336,7 @@ class _Tally:
         )
 
 
-def _processing_interval(
+def processing_interval(
     processed: np.ndarray[Any, np.dtype[np.bool_]],
     finalize_sent: np.ndarray[Any, np.dtype[np.float64]],
     finalize_answered: np.ndarray[Any, np.dtype[np.float64]],

@@ -108,7 +108,7 @@ async def test_phases_per_file_add_up_to_the_time_until_processing_was_known(
     emu = Emulator(
         clock=ScaledClock(20), processing_seconds=(2.0, 6.0), seed=2, state=tmp_path / "p.sqlite"
     )
-    files = campaign(media_dir)[:4] + [mf.make_png(media_dir / "p.png")]
+    files = [*campaign(media_dir)[:4], mf.make_png(media_dir / "p.png")]
     result = await upload(emu, files, "asgi", concurrency=1)  # one slot: the others queue
     emu.close()
     table = result.phases()
@@ -197,13 +197,13 @@ def test_grouping_by_derived_columns_aliases_user_columns_and_series() -> None:
     assert sorted(table.index.dropna().tolist()) == [1, 10]
     by_type = latency(items, by="media_type", states=None)
     assert set(by_type.index.dropna()) == {"video/mp4", "image/png"}
-    with pytest.raises(ConfigurationError, match="cannot group by 'colour'.*duration_band"):
+    with pytest.raises(ConfigurationError, match=r"cannot group by 'colour'.*duration_band"):
         latency(items, by="colour")
 
 
 def test_duration_band_needs_a_duration_column_and_works_once_it_exists() -> None:
     items = synthetic_items()
-    with pytest.raises(ConfigurationError, match="no duration_s column.*preflight"):
+    with pytest.raises(ConfigurationError, match=r"no duration_s column.*preflight"):
         latency(items, by="duration_band")
     timed = items.assign(duration_s=[140.0, np.nan, 9.5])
     table = latency(timed, by="duration_band", states=None)
@@ -226,7 +226,7 @@ def test_duration_band_needs_a_duration_column_and_works_once_it_exists() -> Non
 
 def test_items_without_the_interval_columns_say_what_to_do() -> None:
     items = synthetic_items().drop(columns=["processing_s_min", "processing_s_max"])
-    with pytest.raises(ConfigurationError, match="no processing_s_min column.*pass the events"):
+    with pytest.raises(ConfigurationError, match=r"no processing_s_min column.*pass the events"):
         latency(items)
     assert len(phases(items.assign(processing_s_min=1.0, processing_s_max=2.0))) == 3
 
@@ -252,9 +252,10 @@ async def test_journals_across_batches_and_files_combine(tmp_path: Path, media_d
     both = mk.open_journal([monday, tuesday], batch="all")
     assert both.batch_id == "all"
     items = both.items
-    assert items["batch_id"].tolist() == [first.batch_id] * 3 + [again.batch_id] * 3 + [
-        third.batch_id
-    ] * 2
+    assert (
+        items["batch_id"].tolist()
+        == [first.batch_id] * 3 + [again.batch_id] * 3 + [third.batch_id] * 2
+    )
     assert items["state"].tolist() == ["succeeded"] * 3 + ["skipped"] * 3 + ["succeeded"] * 2
     by_batch = both.latency(by="batch")
     assert by_batch["count"].to_dict() == {first.batch_id: 3, third.batch_id: 2}

@@ -175,8 +175,10 @@ def test_default_predictions_are_the_documented_constants() -> None:
 
 # --- fitted on emulated batches whose processing model is known ------------------------------
 
-VIDEO_TRUE = (2.0, 3.0)  # seconds, seconds per MiB
-GIF_TRUE = (1.0, 6.0)
+# Seconds, seconds per MiB: processing from about 5 to 60 s over the files' sizes, a range
+# wide enough next to the polling intervals (1-2 s) for the slopes to be pinned down.
+VIDEO_TRUE = (2.0, 15.0)
+GIF_TRUE = (1.0, 30.0)
 NOISE_S = 0.3
 
 
@@ -187,9 +189,9 @@ def known_model(rng: random.Random, size: int, category: str | None) -> float:
 
 async def test_fit_recovers_the_emulators_processing_model(tmp_path: Path, media_dir: Path) -> None:
     emu = Emulator(
-        # Slow enough that FINALIZE (which the emulator answers in real time, reading the
-        # bytes) stays short next to processing: the interval's upper bound includes it.
-        clock=ScaledClock(4),
+        # 60 s of processing in 4 real seconds; FINALIZE, which the emulator answers in real
+        # time, then lasts 1-4 emulated seconds: the interval's upper bound includes it.
+        clock=ScaledClock(16),
         processing_seconds=known_model,
         max_check_after_secs=1,  # poll every second: intervals about 1 s wide
         seed=9,
@@ -210,7 +212,7 @@ async def test_fit_recovers_the_emulators_processing_model(tmp_path: Path, media
             "category": ["tweet_video"] * len(videos) + ["tweet_gif"] * len(gifs),
         }
     )
-    result = await mk.upload_files_async(files, emulator=emu, progress="none", concurrency=6)
+    result = await mk.upload_files_async(files, emulator=emu, progress="none")
     items = result.items
     assert (items["state"] == "succeeded").all(), items[["path", "state", "error_message"]]
     truth = [emu.media_by_id(media_id).processing_s for media_id in items["media_id"]]  # type: ignore[union-attr]
@@ -233,7 +235,7 @@ async def test_fit_recovers_the_emulators_processing_model(tmp_path: Path, media
         dx = x - x.mean()
         slope_tol = (np.abs(dx) * half).sum() / (dx**2).sum() + 3 * NOISE_S / np.sqrt((dx**2).sum())
         intercept_tol = half.mean() + 3 * NOISE_S / np.sqrt(len(x)) + x.mean() * slope_tol
-        assert slope_tol < 0.3 * per_mib  # the data says something: the test can fail
+        assert slope_tol < 0.25 * per_mib  # the data says something: the test can fail
         assert row["s_per_mib"] == pytest.approx(per_mib, abs=slope_tol)
         assert row["intercept_s"] == pytest.approx(base, abs=intercept_tol)
         assert row["residual_sd_s"] < 2 * NOISE_S + half.max()

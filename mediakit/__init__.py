@@ -1,5 +1,7 @@
 """mediakit: batch media uploads to X from a notebook, with an offline emulator of X's API."""
 
+import typing as _typing
+
 from ._api import (
     upload_files,
     upload_files_async,
@@ -27,6 +29,9 @@ from ._readers import read_csv, read_parquet
 from ._result import UploadJob, UploadResult
 from .emulator import Emulator
 
+if _typing.TYPE_CHECKING:
+    from ._model import ProcessingTimeModel
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -44,6 +49,7 @@ __all__ = [
     "MediaState",
     "MediakitError",
     "ProcessingError",
+    "ProcessingTimeModel",
     "RateLimitError",
     "RetryPolicy",
     "ScaledClock",
@@ -60,3 +66,12 @@ __all__ = [
     "upload_folder",
     "upload_folder_async",
 ]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    # ProcessingTimeModel needs numpy: loaded when first used, not by `import mediakit`.
+    if name == "ProcessingTimeModel":
+        from ._model import ProcessingTimeModel
+
+        return ProcessingTimeModel
+    raise AttributeError(f"module 'mediakit' has no attribute {name!r}")

@@ -150,10 +150,16 @@ def load_history(source: HistorySource = None, *, target: str | None = None) -> 
     from ._journal import default_journal_path
 
     if source is None or source is True:
+        from ._errors import MediaError
+
         path = default_journal_path()
         if not path.exists():
             return History(note=f"no history yet (no journal at {path}): documented defaults")
-        return History.from_items(open_journal(path, batch="all").items, target=target)
+        try:  # the implicit journal is a help, never a reason for `plan` to fail
+            items = open_journal(path, batch="all").items
+        except MediaError as exc:
+            return History(note=f"no usable history ({exc}): documented defaults")
+        return History.from_items(items, target=target)
     paths = [source] if isinstance(source, str | os.PathLike) else list(source)
     return History.from_items(
         open_journal([Path(p) for p in paths], batch="all").items, target=target

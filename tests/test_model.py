@@ -23,6 +23,7 @@ from mediakit._forecast import (
     estimate_batch,
     eta_s,
 )
+from mediakit._journal import Journal, default_journal_path
 from mediakit._limits import MiB
 from mediakit._model import (
     DEFAULT_CONSTANTS,
@@ -280,7 +281,13 @@ def test_plan_estimates_from_defaults_then_from_journal_history(
     photo = mf.make_jpeg(media_dir / "photo.jpg")
     plan = mk.plan(media_dir)  # no journal in this test's cache yet: the defaults
     assert plan.estimate is not None
-    assert "documented defaults" in plan.estimate.assumptions[0]
+    assert "no journal at" in plan.estimate.assumptions[0]
+    Journal(default_journal_path()).close()  # a default journal, still without any batch
+    empty = mk.plan(media_dir)
+    assert empty.estimate is not None
+    assert "no usable history" in empty.estimate.assumptions[0]
+    assert "holds no batch yet" in empty.estimate.assumptions[0]
+    assert empty.estimated_s == plan.estimated_s
     video_s = DEFAULT_UPLOAD.seconds(3 * MiB)
     expected = video_s + 5.0 + 1.0 * 3 + DEFAULT_POLLING_S  # duration unknown: bytes only
     assert plan.estimated_s == pytest.approx(expected, rel=1e-3)

@@ -10,7 +10,6 @@ from typing import Any as _Any
 
 from ._api import (
     FilesInput,
-    open_journal,
     upload_files,
     upload_files_async,
     upload_folder,
@@ -33,6 +32,7 @@ from ._errors import (
     TLSError,
     TransportError,
 )
+from ._history import open_journal
 from ._limits import Limits
 from ._media import FileCheck
 from ._oauth2 import UserToken
@@ -47,6 +47,9 @@ from ._view import ProgressView
 
 if _TYPE_CHECKING:
     from .emulator import Emulator
+
+if _TYPE_CHECKING:
+    from ._model import ProcessingTimeModel
 
 __version__ = "0.1.0"
 
@@ -73,6 +76,7 @@ __all__ = [
     "MediaState",
     "MediakitError",
     "ProcessingError",
+    "ProcessingTimeModel",
     "ProgressView",
     "RateLimitError",
     "RequestContext",
@@ -97,7 +101,8 @@ __all__ = [
     "upload_folder_async",
 ]
 
-_LAZY = {"Emulator": "emulator"}  # loaded on first use: the emulator imports starlette/uvicorn
+# Loaded on first use: the emulator imports starlette and uvicorn, the model numpy.
+_LAZY = {"Emulator": "emulator", "ProcessingTimeModel": "_model"}
 
 
 def _publish(obj: _Any) -> None:

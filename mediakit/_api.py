@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, Unpack, overload
 from ._check import instance_of
 from ._errors import MediaError
 from ._inputs import inspect_rows, rows_of
-from ._journal import Journal, default_journal_path
 from ._media import discover
 from ._options import UploadKwargs, UploadOptions, resolve_options
 from ._result import UploadJob, UploadResult
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FilesInput",
-    "open_journal",
     "upload_files",
     "upload_files_async",
     "upload_folder",
@@ -271,58 +269,3 @@ def _start(
         return maker()
 
     return UploadJob(run, live)
-
-
-def open_journal(
-    path: str | os.PathLike[str] | None = None, *, batch: str = "latest"
-) -> UploadResult:
-    """An `UploadResult` read back from a journal: the latest batch, one by id, or `"all"`.
-
-    Works in another process, during a batch (what has happened so far) or after a crash.
-
-    Args:
-        path: the journal file (None: the default journal in your cache folder).
-        batch: "latest", "all", or a batch id.
-
-    Returns:
-        The batch (or batches) as an `UploadResult`.
-
-    Raises:
-        MediaError: no such journal, no batch in it, or no batch with that id.
-    """
-    from ._clock import SystemClock
-
-    journal_path = Path(path) if path is not None else default_journal_path()
-    if not journal_path.exists():
-        raise MediaError(str(journal_path), "no such journal")
-    book = Journal(journal_path)
-    try:
-        ids = book.batch_ids()
-        if not ids:
-            raise MediaError(str(journal_path), "the journal holds no batch yet")
-        if batch == "all":
-            chosen = ids
-        elif batch == "latest":
-            chosen = ids[-1:]
-        elif batch in ids:
-            chosen = [batch]
-        else:
-            raise MediaError(str(journal_path), f"no batch {batch!r} (it holds {', '.join(ids)})")
-        records, events = book.load(chosen)
-        infos = [book.batch_info(batch_id) or {} for batch_id in chosen]
-    finally:
-        book.close()
-    targets = sorted({str(info.get("target")) for info in infos})
-    apis = sorted({str(info.get("api")) for info in infos})
-    started = [i["started_at"] for i in infos if i.get("started_at") is not None]
-    finished = [i["finished_at"] for i in infos if i.get("finished_at") is not None]
-    return UploadResult(
-        records,
-        events,
-        target=targets[0] if len(targets) == 1 else ", ".join(targets),
-        api=apis[0] if len(apis) == 1 else ", ".join(apis),
-        batch_id=chosen[0] if len(chosen) == 1 else "all",
-        clock=SystemClock(),
-        started_at=min(started) if started else None,
-        finished_at=max(finished) if len(finished) == len(infos) and finished else None,
-    )

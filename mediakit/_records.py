@@ -17,6 +17,7 @@ __all__ = [
     "FILE_STATES",
     "FINAL_STATES",
     "OK_STATES",
+    "PROCESSING_DONE",
     "PROCESSING_STATES",
     "Event",
     "FileRecord",
@@ -29,6 +30,8 @@ COMMANDS = ("INIT", "APPEND", "FINALIZE", "STATUS", "UPLOAD", "METADATA")
 """What an HTTP attempt was for, in the order a file goes through them."""
 PROCESSING_STATES = ("pending", "in_progress", "succeeded", "failed")
 """X's `processing_info.state` values."""
+PROCESSING_DONE = frozenset({"succeeded", "failed"})
+"""The `processing_info.state` values after which X's processing is over."""
 FileState = Literal[
     "queued", "uploading", "processing", "succeeded", "failed", "invalid", "skipped", "cancelled"
 ]

@@ -22,8 +22,10 @@ from ._errors import (
 )
 from ._limits import Limits
 from ._plan import UploadPlan, plan
+from ._preflight import preflight
 from ._protocol import MediaState
 from ._readers import read_csv, read_parquet
+from ._repair import repair
 from ._result import UploadJob, UploadResult
 from .emulator import Emulator
 
@@ -53,8 +55,10 @@ __all__ = [
     "UploadResult",
     "open_journal",
     "plan",
+    "preflight",
     "read_csv",
     "read_parquet",
+    "repair",
     "upload_files",
     "upload_files_async",
     "upload_folder",

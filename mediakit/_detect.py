@@ -439,10 +439,11 @@ def _probe_video(path: str | os.PathLike[str], media_type: str) -> MediaInfo:
             audio_fields: dict[str, object] = {"has_audio": audio is not None}
             if audio is not None:
                 actx = audio.codec_context
+                name = actx.codec.canonical_name  # "mp3", not the decoder's "mp3float"
                 audio_fields.update(
-                    audio_codec=actx.name,
+                    audio_codec=name,
                     audio_channels=actx.channels or None,
-                    audio_profile=actx.profile or _aac_object_type(actx.name, actx.extradata),
+                    audio_profile=actx.profile or _aac_object_type(name, actx.extradata),
                 )
             if not container.streams.video:
                 return MediaInfo(
@@ -460,7 +461,7 @@ def _probe_video(path: str | os.PathLike[str], media_type: str) -> MediaInfo:
                 return MediaInfo(
                     media_type,
                     "video",
-                    video_codec=ctx.name,
+                    video_codec=ctx.codec.canonical_name,
                     has_video=True,
                     probe_error="no video dimensions",
                 )
@@ -478,7 +479,7 @@ def _probe_video(path: str | os.PathLike[str], media_type: str) -> MediaInfo:
                 frames=video.frames or None,
                 duration_s=duration,
                 fps=float(rate) if rate else None,
-                video_codec=ctx.name,
+                video_codec=ctx.codec.canonical_name,
                 profile=ctx.profile,
                 pixel_format=ctx.pix_fmt,
                 has_video=True,

@@ -27,6 +27,7 @@ __all__ = [
     "make_big_file",
     "make_bmp",
     "make_gif",
+    "make_gif_tiles",
     "make_jpeg",
     "make_mkv",
     "make_mov",
@@ -124,6 +125,49 @@ def make_gif(
         )
     else:
         pictures[0].save(path, format="GIF")
+    return path
+
+
+def _tile_blocks(tile: int, color: int) -> bytes:
+    """The LZW image data Pillow writes for a `tile`×`tile` frame of palette index `color`."""
+    import io
+
+    buffer = io.BytesIO()
+    Image.new("P", (tile, tile), color).save(buffer, format="GIF")
+    data = buffer.getvalue()
+    flags = data[10]
+    start = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    at = data.index(b",", start)  # the image descriptor
+    return data[at + 10 : -1]  # LZW minimum code size and sub-blocks, without the trailer
+
+
+def make_gif_tiles(
+    path: Path, width: int, height: int, frames: int, frame_ms: int = 100, tile: int = 2
+) -> Path:
+    """An animated GIF with a `width`×`height` screen and `frames` frames, each a small
+    `tile`×`tile` square (alternately black and white, walking across the screen).
+
+    Written block by block: cheap for any screen size and frame count (a 1280×1080 screen with
+    218 frames, a 1×1 GIF of 10,000 frames), which Pillow could only write frame by full frame.
+    """
+    import struct
+
+    tile = max(1, min(tile, width, height))
+    palette = bytes([0, 0, 0, 255, 255, 255])
+    out = bytearray(b"GIF89a" + struct.pack("<HHBBB", width, height, 0x80, 0, 0) + palette)
+    out += b"!\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"  # loop forever
+    blocks = [_tile_blocks(tile, 0), _tile_blocks(tile, 1)]
+    columns = max(1, width // tile)
+    rows = max(1, height // tile)
+    delay = max(0, round(frame_ms / 10))
+    for i in range(frames):
+        x = (i % columns) * tile
+        y = ((i // columns) % rows) * tile
+        out += b"!\xf9\x04" + struct.pack("<BHB", 4, delay, 0) + b"\x00"  # keep, delay
+        out += b"," + struct.pack("<HHHHB", x, y, tile, tile, 0)
+        out += blocks[i % 2]
+    out += b";"
+    path.write_bytes(bytes(out))
     return path
 
 
@@ -230,7 +274,12 @@ def _encode(
                 samples = np.zeros((channels, chunk), dtype=np.float32)
                 piece = tone[start : start + chunk]
                 samples[:, : len(piece)] = piece
-                data = (samples * 32767).astype(np.int16) if fmt.startswith("s16") else samples
+                if fmt.startswith("s16"):
+                    data = (samples * 32767).astype(np.int16)
+                elif fmt.startswith("s32"):
+                    data = (samples * 2_147_483_647).astype(np.int32)
+                else:
+                    data = samples
                 if not planar:
                     data = data.T.reshape(1, -1)  # packed: channels interleaved in one plane
                 aframe = av.AudioFrame.from_ndarray(data, format=fmt, layout=layout)
@@ -296,7 +345,8 @@ def make_video(
     `channels` (1, 2 or 6)."""
     options = dict(_CODEC_OPTIONS.get(codec or "", {}))
     if profile is not None:
-        options["profile"] = profile
+        # ultrafast uses only Baseline tools, so x264 would signal Constrained Baseline.
+        options = {"preset": "veryfast", "profile": profile}
     return _encode(
         path,
         container_format=container,

@@ -133,7 +133,9 @@ def _tile_blocks(tile: int, color: int) -> bytes:
     import io
 
     buffer = io.BytesIO()
-    Image.new("P", (tile, tile), color).save(buffer, format="GIF")
+    im = Image.new("P", (tile, tile), color)
+    im.putpalette([0, 0, 0, 255, 255, 255])
+    im.save(buffer, format="GIF", optimize=False)  # keep the indexes of the two colours
     data = buffer.getvalue()
     flags = data[10]
     start = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)

@@ -49,6 +49,7 @@ __all__ = [
     "default_repair_dir",
     "repair",
     "repair_file",
+    "reuse",
 ]
 
 REPAIR_VERSION: Final = 1
@@ -152,14 +153,10 @@ def repair_file(
         return result("unchanged", category=verdict.category, bytes=size)
     if not verdict.fixable or verdict.info is None or verdict.category is None:
         return result("failed", category=verdict.category, problems=_messages(verdict))
-    folder = Path(out) if out is not None else default_repair_dir()
     try:
-        key = (
-            f"{_content_hash(path)[:16]}-{_settings_digest(verdict.category, options, limits)[:12]}"
-        )
+        slot = _slot(verdict, out, options, limits)
     except OSError as exc:
         return result("failed", problems=(f"cannot be read ({exc.strerror or exc})",))
-    slot = folder / key
     cached = _cached(slot)
     if cached is not None:
         copy, words, chosen = cached
@@ -181,6 +178,43 @@ def repair_file(
     _record(slot, copy, words, chosen, path)
     return result(
         "repaired", repaired=copy, repair=words, category=chosen, bytes=copy.stat().st_size
+    )
+
+
+def _slot(
+    verdict: Verdict, out: str | os.PathLike[str] | None, options: RepairOptions, limits: Limits
+) -> Path:
+    """The cache folder of this file's copy: content hash and settings digest."""
+    assert verdict.category is not None
+    folder = Path(out) if out is not None else default_repair_dir()
+    settings = _settings_digest(verdict.category, options, limits)
+    return folder / f"{_content_hash(verdict.path)[:16]}-{settings[:12]}"
+
+
+def reuse(
+    verdict: Verdict, out: str | os.PathLike[str] | None, options: RepairOptions, limits: Limits
+) -> RepairResult | None:
+    """The "reused" result when the cache already holds this file's copy, else None: a
+    cheap check (one hash of the file) that needs no worker process."""
+    if not verdict.fixable or verdict.category is None:
+        return None
+    started = time.perf_counter()
+    try:
+        cached = _cached(_slot(verdict, out, options, limits))
+    except OSError:
+        return None
+    if cached is None:
+        return None
+    copy, words, chosen = cached
+    return RepairResult(
+        verdict.path,
+        "reused",
+        repaired=copy,
+        repair=words,
+        category=chosen,
+        source_bytes=verdict.check.size,
+        bytes=copy.stat().st_size,
+        seconds=time.perf_counter() - started,
     )
 
 
@@ -376,10 +410,12 @@ def repair(
     results: dict[int, RepairResult] = {}
     pending: list[int] = []
     for index, verdict in enumerate(verdicts):
-        if verdict.fixable:
-            pending.append(index)
-        else:  # nothing to do, or nothing repair can do: no worker needed
+        if not verdict.fixable:  # nothing to do, or nothing repair can do: no worker needed
             results[index] = repair_file(verdict, out, options=options, limits=limits, dm=dm)
+        elif (reused := reuse(verdict, out, options, limits)) is not None:
+            results[index] = reused  # a rerun: the copy is in the cache already
+        else:
+            pending.append(index)
     if pending:
         count = min(workers or default_workers(), len(pending))
         with RepairPool(out, workers=count, dm=dm, options=options, limits=limits) as pool:

@@ -184,6 +184,9 @@ def test_video_type_size_fps_codecs_duration(
     assert info.audio_codec == acodec
     assert info.has_audio is (acodec is not None)
     assert info.audio_channels == (1 if acodec else None)
+    assert info.profile == {"h264": "Constrained Baseline", "vp8": None, "vp9": "Profile 0"}[vcodec]
+    assert info.audio_profile == ("LC" if acodec == "aac" else None)
+    assert info.has_video is True
 
 
 def test_mov_has_the_quicktime_brand(tmp_path: Path) -> None:

@@ -29,6 +29,17 @@ from .emulator import Emulator
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    # `mk.samples` loads on first use: it imports Pillow and numpy, which `import mediakit`
+    # must not (a notebook's first import stays cheap).
+    if name == "samples":
+        import importlib
+
+        return importlib.import_module(".samples", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "APIError",
     "AuthError",

@@ -1,5 +1,7 @@
 """mediakit: batch media uploads to X from a notebook, with an offline emulator of X's API."""
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
 from ._api import (
     open_journal,
     upload_files,
@@ -26,6 +28,9 @@ from ._protocol import MediaState
 from ._readers import read_csv, read_parquet
 from ._result import UploadJob, UploadResult
 from .emulator import Emulator
+
+if _TYPE_CHECKING:
+    from . import samples as samples  # loaded on first use, by __getattr__ below
 
 __version__ = "0.1.0"
 

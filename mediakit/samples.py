@@ -29,6 +29,7 @@ import math
 import os
 import random
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -203,11 +204,12 @@ def make_folder(
         notes.append("PyAV is not installed, so photos took the videos' place")
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(seed)
-    plan = _plan(n - bad, make_videos)
-    files = [_write(folder, spec, rng) for spec in plan]
-    if bad:
-        files += [_write(folder, spec, rng) for spec in _bad_specs()]
+    specs = _plan(n - bad, make_videos) + (_bad_specs() if bad else [])
+    # Each file draws from its own generator (seed and name), so the files are the same
+    # whatever order threads make them in. Pillow, numpy and FFmpeg encode without the GIL.
+    workers = max(1, min(4, os.cpu_count() or 1))
+    with ThreadPoolExecutor(workers, thread_name_prefix="mediakit-samples") as pool:
+        files = list(pool.map(lambda spec: _write(folder, spec, seed), specs))
     return SampleFolder(folder, tuple(files), tuple(notes))
 
 
@@ -259,8 +261,8 @@ def _bad_specs() -> list[_Spec]:
     ]
 
 
-def _write(folder: Path, spec: _Spec, rng: random.Random) -> SampleFile:
-    data, media_type, alt_text = spec.make(rng)
+def _write(folder: Path, spec: _Spec, seed: int) -> SampleFile:
+    data, media_type, alt_text = spec.make(random.Random(f"{seed}:{spec.name}"))
     target = folder / spec.name
     try:
         unchanged = target.stat().st_size == len(data) and target.read_bytes() == data

@@ -164,5 +164,6 @@ def run(args: argparse.Namespace) -> int:
     for line in failure_lines(result, source.base):
         print(line)
     if args.out is not None:
-        print(f"Results: {args.out} (one row per file; mk.read_parquet or mk.read_csv reads it)")
+        reader = "read_csv" if args.out.suffix.lower() == ".csv" else "read_parquet"
+        print(f"Results: {args.out} (one row per file; mk.{reader} reads it back)")
     return code

@@ -10,7 +10,7 @@ import importlib.util
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -73,8 +73,14 @@ CATEGORIES = (
 _ITEMS_MARKERS = ("batch_id", "file_id", "media_id", "state")
 
 
-class Formatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps the examples and the exit-code table as written."""
+class Formatter(argparse.HelpFormatter):
+    """Wraps one-paragraph descriptions; keeps texts of several lines (examples, exit codes)
+    as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
 
 class UsageError(Exception):
@@ -290,7 +296,3 @@ def run_job(start: Callable[[], mk.UploadJob], err: TextIO | None = None) -> tup
 
 def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-def relative_paths(paths: Sequence[str], base: Path | None) -> list[str]:
-    return [shown_path(p, base) for p in paths]

@@ -44,7 +44,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         formatter_class=Formatter,
     )
     cmd.add_argument("input", metavar="FOLDER|CSV|PARQUET", help="what would be uploaded")
-    cmd.add_argument("--category", choices=CATEGORIES, default="auto")
+    cmd.add_argument(
+        "--category",
+        choices=CATEGORIES,
+        default="auto",
+        metavar="CATEGORY",
+        help="one media category for every file: " + ", ".join(CATEGORIES),
+    )
     cmd.add_argument("--pattern", default="*", metavar="GLOB")
     cmd.add_argument(
         "--out", type=Path, metavar="FILE", help="write plan.files to FILE.parquet or FILE.csv"

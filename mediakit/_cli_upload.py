@@ -82,7 +82,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--category",
         choices=CATEGORIES,
         default="auto",
-        help="X's media category for every file (default auto: from each file's content)",
+        metavar="CATEGORY",
+        help="X's media category for every file: " + ", ".join(CATEGORIES) + " (default auto: "
+        "from each file's content)",
     )
     how.add_argument(
         "--concurrency",

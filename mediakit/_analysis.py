@@ -1,9 +1,8 @@
-"""Analysis over the frames of `_frames`: latency tables, expiry windows, plots, CSV.
+"""Analysis over the frames of `_frames`: size bands, per-file phases, expiry windows, CSV.
 
 Pure functions of DataFrames (and, for expiry, of a `now`), so they work the same on a live
-batch, a finished one, or a journal opened days later. matplotlib is an optional extra (`plot`):
-it is imported inside the plot functions only, and they draw on a bare
-`matplotlib.figure.Figure` (no pyplot state), which works headless and in threads.
+batch, a finished one, or a journal opened days later. Latency tables are in `_latency`, the
+processing-time model in `_model`, plots in `_plots`.
 
 Size bands use the binary megabyte X writes its limits in, as `_media.format_size` does
 ("5 MB" = 5 × 2**20 bytes): "< 1 MB" is below 1 MiB, and every other band includes its upper
@@ -13,37 +12,32 @@ band named after that limit.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
-import functools
-import io
 import math
 import os
 import re
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ._errors import ConfigurationError
-from ._frames import EVENT_SCHEMA, ITEM_SCHEMA, Dtype
+from ._frames import EVENT_SCHEMA, ITEM_SCHEMA, Dtype, processing_interval
 from ._limits import MiB
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+from ._records import OK_STATES, PROCESSING_DONE
 
 __all__ = [
-    "LATENCY_METRICS",
     "SIZE_BANDS",
     "SIZE_BAND_DTYPE",
+    "epoch_seconds",
     "expiring",
     "file_phases",
-    "latency",
+    "join_phases",
     "parse_window",
-    "plot_latency",
-    "plot_timeline",
     "read_csv",
     "size_band",
     "to_csv",
@@ -55,22 +49,7 @@ SIZE_BAND_DTYPE = pd.CategoricalDtype(list(SIZE_BANDS), ordered=True)
 # puts exactly 1 MiB (and no smaller integer) in "1–5 MB"; the others include their bound.
 _BAND_EDGES = np.array([MiB - 1, 5 * MiB, 15 * MiB, 100 * MiB], dtype=np.float64)
 
-LATENCY_METRICS = ("upload", "processing", "total")
-_STATISTICS = (("median", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))
-_USABLE = ("succeeded", "skipped")  # states whose media id can be attached to a Post
-_BAD = ("failed", "invalid", "cancelled")
-_TERMINAL = ("succeeded", "failed")
-
-PHASES = ("INIT", "APPEND", "FINALIZE", "processing", "METADATA")
-PHASE_COLOURS = {
-    "INIT": "#8da0cb",
-    "APPEND": "#66c2a5",
-    "FINALIZE": "#fc8d62",
-    "processing": "#e5c494",
-    "METADATA": "#a6d854",
-    "UPLOAD": "#66c2a5",
-}
-_FAILED_COLOUR = "#d62728"
+_PENDING = ("pending", "in_progress")
 
 
 # --- size bands ------------------------------------------------------------------------------
@@ -88,7 +67,7 @@ def size_band(sizes: pd.Series | Sequence[int | None] | np.ndarray[Any, Any]) ->
 # --- per-file phases from the events ---------------------------------------------------------
 
 
-def _seconds(column: pd.Series) -> np.ndarray[Any, np.dtype[np.float64]]:
+def epoch_seconds(column: pd.Series) -> np.ndarray[Any, np.dtype[np.float64]]:
     """UTC timestamps as epoch seconds (NaT as NaN)."""
     stamps = pd.to_datetime(column, utc=True)
     nanos = stamps.astype("int64").to_numpy(dtype=np.float64)
@@ -104,7 +83,9 @@ def file_phases(events: pd.DataFrame) -> pd.DataFrame:
     command seen (first attempt sent, last answer received); `first_start` and `last_end` over
     all of the file's attempts; `upload_start` (first INIT or one-shot UPLOAD sent),
     `uploaded_at` (the successful FINALIZE, or one-shot UPLOAD, answered), and `processed_at`
-    (the STATUS that said succeeded or failed answered, or the last STATUS while it runs).
+    (the STATUS that said succeeded or failed answered, or the last STATUS while it runs);
+    `status_polls`; `processing_s_min` / `processing_s_max`, the interval polling allows for
+    X's processing time, by the rule of `_frames.processing_interval`.
     """
     rows = events[events["file_id"].notna()]
     data = pd.DataFrame(
@@ -113,10 +94,13 @@ def file_phases(events: pd.DataFrame) -> pd.DataFrame:
             "file_id": rows["file_id"].to_numpy(dtype=np.int64),
             "path": rows["path"].to_numpy(dtype=object),
             "command": rows["command"].astype("string").to_numpy(dtype=object),
-            "start": _seconds(rows["started_at"]),
-            "end": _seconds(rows["finished_at"]),
+            "start": epoch_seconds(rows["started_at"]),
+            "end": epoch_seconds(rows["finished_at"]),
             "ok": rows["ok"].fillna(False).to_numpy(dtype=bool),
-            "terminal": rows["state"].isin(_TERMINAL).to_numpy(dtype=bool),
+            "terminal": rows["state"].isin(list(PROCESSING_DONE)).to_numpy(dtype=bool),
+            "pending": rows["state"].isin(_PENDING).to_numpy(dtype=bool),
+            "stated": rows["state"].notna().to_numpy(dtype=bool),
+            "error": (rows["error_name"].notna() | rows["error_code"].notna()).to_numpy(dtype=bool),
         }
     )
     keys = ["batch_id", "file_id"]
@@ -139,10 +123,34 @@ def file_phases(events: pd.DataFrame) -> pd.DataFrame:
     final = status[status["terminal"]].groupby(keys)["end"].min()
     processed = status.groupby(keys)["end"].max()
     phases["processed_at"] = final.reindex(phases.index).fillna(processed.reindex(phases.index))
+
+    # The processing interval, by the same rule as `items_frame`'s.
+    is_status = data["command"] == "STATUS"
+    answers = data[data["ok"] & data["stated"] & data["command"].isin(("FINALIZE", "STATUS"))]
+    done = answers[answers["terminal"] | answers["error"]]
+    not_yet = answers[(answers["command"] == "STATUS") & answers["pending"] & ~answers["error"]]
+    finalize = data[data["command"] == "FINALIZE"]
+    finalize_ok = finalize[finalize["ok"]]
+    was_processed = data[is_status | data["stated"]].groupby(keys).size().reindex(phases.index)
+    phases["status_polls"] = data[is_status].groupby(keys).size().reindex(phases.index).fillna(0)
+
+    def per_file(frame: pd.DataFrame, column: str, how: str, fill: float) -> Any:
+        values = frame.groupby(keys)[column].agg(how).reindex(phases.index)
+        return values.fillna(fill).to_numpy(dtype=np.float64)
+
+    low, high = processing_interval(
+        (was_processed.fillna(0) > 0).to_numpy(dtype=bool),
+        per_file(finalize, "start", "min", math.inf),
+        per_file(finalize_ok, "end", "max", -math.inf),
+        per_file(not_yet, "start", "max", -math.inf),
+        per_file(done, "end", "min", math.inf),
+    )
+    phases["processing_s_min"] = low
+    phases["processing_s_max"] = high
     return phases
 
 
-def _join_phases(items: pd.DataFrame, phases: pd.DataFrame) -> pd.DataFrame:
+def join_phases(items: pd.DataFrame, phases: pd.DataFrame) -> pd.DataFrame:
     """`phases` aligned with the rows of `items` (NaN where a file has no events).
 
     By (batch_id, file_id) when `items` has both columns, else by path, where a path uploaded
@@ -159,68 +167,6 @@ def _join_phases(items: pd.DataFrame, phases: pd.DataFrame) -> pd.DataFrame:
         aligned = by_path.reindex(items["path"].astype(object).to_numpy())
     aligned.index = items.index
     return aligned
-
-
-# --- latency ---------------------------------------------------------------------------------
-
-
-def latency(
-    items: pd.DataFrame,
-    events: pd.DataFrame | None = None,
-    *,
-    by: str | Sequence[str] = ("media_category", "size_band"),
-    states: Sequence[str] | None = ("succeeded",),
-) -> pd.DataFrame:
-    """Upload, processing and total seconds per group: count, median, p90, p99, max.
-
-    One row per group of `by` (item columns, or `size_band`, computed from `bytes`: see the
-    module docstring), for the files in `states` (None: every file). Columns: `count` (files),
-    then `{upload,processing,total}_{median,p90,p99,max}_s`. A statistic is NaN where no file
-    of the group has that time (images are not processed).
-
-    Without `events`, the times are the items' own: upload from the file's start to FINALIZE
-    answered, processing from there to the file's end. With `events`, they come from the HTTP
-    attempts: upload from the first INIT sent to the successful FINALIZE answered, processing
-    from there to the STATUS that said succeeded or failed, so what follows processing (setting
-    alt text) is not counted; total is the two added up.
-    """
-    keys = [by] if isinstance(by, str) else list(by)
-    frame = items if states is None else items[items["state"].isin(list(states))]
-    data = pd.DataFrame(index=frame.index)
-    for key in keys:
-        if key == "size_band" and key not in frame.columns:
-            data[key] = size_band(frame["bytes"])
-        elif key in frame.columns:
-            data[key] = frame[key]
-        else:
-            known = ", ".join(["size_band", *map(str, frame.columns)])
-            raise ConfigurationError(f"cannot group by {key!r}: not a column ({known})")
-    upload = frame["upload_s"].to_numpy(dtype=np.float64, na_value=np.nan)
-    processing = frame["processing_s"].to_numpy(dtype=np.float64, na_value=np.nan)
-    total = frame["total_s"].to_numpy(dtype=np.float64, na_value=np.nan)
-    if events is not None:
-        phases = _join_phases(frame, file_phases(events))
-        upload = (phases["uploaded_at"] - phases["upload_start"]).to_numpy(dtype=np.float64)
-        processing = (phases["processed_at"] - phases["uploaded_at"]).to_numpy(dtype=np.float64)
-        total = upload + np.nan_to_num(processing)
-    data["upload"] = upload
-    data["processing"] = processing
-    data["total"] = total
-
-    if keys:
-        grouped = data.groupby(keys, observed=True, sort=True, dropna=False)
-        table = pd.DataFrame({"count": grouped.size().astype("int64")})
-        for metric in LATENCY_METRICS:
-            column = grouped[metric]
-            for name, q in _STATISTICS:
-                table[f"{metric}_{name}_s"] = column.max() if q == 1.0 else column.quantile(q)
-        return table
-    row: dict[str, Any] = {"count": np.array([len(data)], dtype=np.int64)}
-    for metric in LATENCY_METRICS:
-        values = data[metric]
-        for name, q in _STATISTICS:
-            row[f"{metric}_{name}_s"] = [values.max() if q == 1.0 else values.quantile(q)]
-    return pd.DataFrame(row, index=pd.Index(["all"]))
 
 
 # --- expiry ----------------------------------------------------------------------------------
@@ -303,8 +249,8 @@ def expiring(
     Adds `expires_in` (a timedelta from `now`); the index is reset.
     """
     window = parse_window(within)
-    expires = _seconds(items["expires_at"])
-    usable = items["state"].isin(_USABLE).to_numpy(dtype=bool)
+    expires = epoch_seconds(items["expires_at"])
+    usable = items["state"].isin(list(OK_STATES)).to_numpy(dtype=bool)
     with np.errstate(invalid="ignore"):
         soon = usable & (expires > now) & (expires <= now + window)
     rows = items[soon].copy()
@@ -312,190 +258,6 @@ def expiring(
     rows["expires_in"] = pd.to_timedelta(np.round(left * 1e6), unit="us")
     order = np.argsort(expires[soon], kind="stable")
     return rows.iloc[order].reset_index(drop=True)
-
-
-# --- plots -----------------------------------------------------------------------------------
-
-
-def _figure(width: float, height: float) -> Figure:
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ConfigurationError(
-            "plotting needs matplotlib: pip install 'mediakit[plot]'"
-        ) from None
-    return _shown(Figure)(figsize=(width, height), layout="constrained")
-
-
-@functools.cache
-def _shown(base: type[Figure]) -> type[Figure]:
-    """`Figure` with a `_repr_png_`: a notebook shows it even when pyplot was never imported.
-
-    Jupyter draws a bare `Figure` only once the inline backend registered its formatter (which
-    importing pyplot does); where it did, its formatter still wins, so nothing shows twice.
-    """
-
-    class NotebookFigure(base):  # type: ignore[misc,valid-type]
-        def _repr_png_(self) -> bytes:
-            buffer = io.BytesIO()
-            self.savefig(buffer, format="png", bbox_inches="tight")
-            return buffer.getvalue()
-
-    return NotebookFigure
-
-
-def plot_latency(
-    items: pd.DataFrame,
-    events: pd.DataFrame | None = None,
-    *,
-    by: str = "media_category",
-    states: Sequence[str] | None = ("succeeded",),
-) -> Figure:
-    """Box plots of upload and processing seconds per group (one box per group with data).
-
-    Two panels: upload and processing. Each box has its files drawn over it as points, so a
-    batch of five shows five dots, not a misleading box. Times as in `latency`.
-    """
-    frame = items if states is None else items[items["state"].isin(list(states))]
-    if by == "size_band" and by not in frame.columns:
-        groups = pd.Series(size_band(frame["bytes"]), index=frame.index)
-    elif by in frame.columns:
-        groups = frame[by]
-    else:
-        raise ConfigurationError(f"cannot group by {by!r}: not a column")
-    upload = frame["upload_s"].to_numpy(dtype=np.float64, na_value=np.nan)
-    processing = frame["processing_s"].to_numpy(dtype=np.float64, na_value=np.nan)
-    if events is not None:
-        phases = _join_phases(frame, file_phases(events))
-        upload = (phases["uploaded_at"] - phases["upload_start"]).to_numpy(dtype=np.float64)
-        processing = (phases["processed_at"] - phases["uploaded_at"]).to_numpy(dtype=np.float64)
-
-    labels = groups.astype(object).where(groups.notna(), "(none)").to_numpy(dtype=object)
-    if isinstance(groups.dtype, pd.CategoricalDtype):
-        order = [str(c) for c in groups.cat.categories if (labels == c).any()]
-        if (labels == "(none)").any():
-            order.append("(none)")
-    else:
-        order = sorted({str(v) for v in labels})
-
-    figure = _figure(max(6.0, 1.6 * len(order) + 2.0), 4.0)
-    axes = figure.subplots(1, 2)
-    rng = np.random.default_rng(0)  # jitter of the points: the same picture every time
-    for ax, values, title in (
-        (axes[0], upload, "upload (s)"),
-        (axes[1], processing, "processing (s)"),
-    ):
-        series = [values[(labels == name) & ~np.isnan(values)] for name in order]
-        shown = [(i, name, v) for i, (name, v) in enumerate(zip(order, series, strict=True))]
-        shown = [(i, name, v) for i, name, v in shown if len(v)]
-        ax.set_title(title)
-        ax.set_ylabel("seconds")
-        ax.grid(axis="y", alpha=0.3)
-        if not shown:
-            ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
-            ax.set_xticks([])
-            continue
-        positions = [float(i + 1) for i, _, _ in shown]
-        ax.boxplot(
-            [v for _, _, v in shown],
-            positions=positions,
-            widths=0.6,
-            showfliers=False,
-            medianprops={"color": "black"},
-        )
-        for position, (_, _, v) in zip(positions, shown, strict=True):
-            jitter = rng.uniform(-0.15, 0.15, size=len(v))
-            ax.scatter(position + jitter, v, s=10, alpha=0.6, color="#1f77b4", zorder=3)
-        ax.set_xticks(positions, [name for _, name, _ in shown], rotation=20, ha="right")
-        top = max(float(v.max()) for _, _, v in shown)
-        ax.set_ylim(0, top * 1.1 if top > 0 else 1.0)
-    figure.suptitle(f"Latency by {by}: {len(frame)} files")
-    return figure
-
-
-def plot_timeline(
-    items: pd.DataFrame,
-    events: pd.DataFrame,
-    *,
-    max_files: int = 200,
-) -> Figure:
-    """One row per file: bars for INIT, the APPEND span, FINALIZE, processing and METADATA.
-
-    Times are seconds since the batch's first request; bars come from the events' started_at
-    and finished_at (processing runs from FINALIZE answered to the last STATUS answered).
-    Files that failed, were invalid or cancelled have a red label and a red ✕ where they ended.
-    Rows are in order of start; past `max_files`, the first ones are shown.
-    """
-    phases = _join_phases(items, file_phases(events))
-    origin_candidates = phases["first_start"].to_numpy(dtype=np.float64)
-    origin = float(np.nanmin(origin_candidates)) if np.isfinite(origin_candidates).any() else 0.0
-    order = np.argsort(np.nan_to_num(origin_candidates, nan=np.inf), kind="stable")
-    total = len(order)
-    order = order[:max_files]
-    rows = phases.iloc[order]
-    chosen = items.iloc[order]
-
-    figure = _figure(10.0, min(40.0, max(2.5, 0.28 * len(rows) + 1.5)))
-    ax = figure.subplots()
-    y = np.arange(len(rows), dtype=np.float64)
-
-    def span(start: str, end: str) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-        if start not in rows.columns or end not in rows.columns:
-            nothing = np.full(len(rows), np.nan)
-            return nothing, nothing
-        left = rows[start].to_numpy(dtype=np.float64) - origin
-        return left, rows[end].to_numpy(dtype=np.float64) - origin - left
-
-    bars = {
-        "INIT": span("INIT_start", "INIT_end"),
-        "UPLOAD": span("UPLOAD_start", "UPLOAD_end"),
-        "APPEND": span("APPEND_start", "APPEND_end"),
-        "FINALIZE": span("FINALIZE_start", "FINALIZE_end"),
-        "processing": span("uploaded_at", "processed_at"),
-        "METADATA": span("METADATA_start", "METADATA_end"),
-    }
-    for phase, (left, width) in bars.items():
-        shown = np.isfinite(left) & np.isfinite(width)
-        if not shown.any():
-            continue
-        ax.barh(
-            y[shown],
-            np.maximum(width[shown], 0.0),
-            left=left[shown],
-            height=0.6,
-            color=PHASE_COLOURS[phase],
-            label=phase,
-            gid=f"phase:{phase}",
-        )
-
-    bad = chosen["state"].isin(_BAD).to_numpy(dtype=bool)
-    if bad.any():
-        ends = rows["last_end"].to_numpy(dtype=np.float64) - origin
-        finished = _seconds(chosen["finished_at"]) - origin
-        where = np.where(np.isfinite(ends), ends, np.nan_to_num(finished, nan=0.0))
-        ax.scatter(
-            where[bad],
-            y[bad],
-            marker="x",
-            color=_FAILED_COLOUR,
-            s=40,
-            zorder=4,
-            label="failed / invalid / cancelled",
-            gid="failed",
-        )
-    names = [os.path.basename(str(p)) for p in chosen["path"]]
-    ax.set_yticks(y, names)
-    for label, is_bad in zip(ax.get_yticklabels(), bad, strict=True):
-        if is_bad:
-            label.set_color(_FAILED_COLOUR)
-    ax.invert_yaxis()  # the first file on top
-    ax.set_xlabel("seconds since the first request")
-    ax.grid(axis="x", alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
-    shown_note = f"first {len(rows)} of {total} files" if total > len(rows) else f"{total} files"
-    ax.set_title(f"Upload timeline: {shown_note}")
-    return figure
 
 
 # --- CSV -------------------------------------------------------------------------------------
@@ -549,11 +311,20 @@ def _typed(text: pd.Series, dtype: Dtype) -> Any:
         return pd.Categorical(text.astype(object), categories=[*declared, *extra])
     if isinstance(dtype, pd.BooleanDtype):
         return text.map({"True": True, "False": False}, na_action="ignore").astype(dtype)
+    if dtype == np.dtype(object):  # `path_bytes`: CSV holds them as Python bytes literals
+        return np.asarray([None if pd.isna(v) else _bytes(v) for v in text], dtype=object)
     if isinstance(dtype, np.dtype):
         return pd.to_numeric(text).to_numpy(dtype=dtype, na_value=np.nan)
     if isinstance(dtype, pd.StringDtype):
         return text
     return pd.to_numeric(text).astype(dtype)
+
+
+def _bytes(text: str) -> bytes:
+    value = ast.literal_eval(text) if text.startswith(("b'", 'b"')) else None
+    if not isinstance(value, bytes):
+        raise ValueError(f"not a bytes literal: {text[:40]!r}")
+    return value
 
 
 _INTEGER = re.compile(r"[+-]?\d+")

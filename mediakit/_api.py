@@ -1,229 +1,80 @@
-"""The public batch functions: `upload_files`, `upload_folder` and their async twins."""
+"""The public batch functions: `upload_files`, `upload_folder` and their async twins.
+
+Every one takes the same options (`UploadOptions`, as keywords or `options=`), checked before
+anything else happens; the sync ones block and return an `UploadResult`, or with `wait=False`
+return an `UploadJob` at once.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import dataclasses
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, Unpack, overload
 
-from ._auth import Credentials
-from ._batch import Batch, BatchInput, Resume, new_batch_id
-from ._client import MediaClient, RetryPolicy
-from ._clock import Clock
-from ._errors import ConfigurationError, MediaError
-from ._journal import Journal, default_journal_path
-from ._media import DEFAULT_CHUNK, FileCheck, discover, inspect_file
-from ._progress import make_progress
-from ._records import Event, FileRecord
+from ._check import instance_of
+from ._errors import MediaError
+from ._inputs import inspect_rows, rows_of
+from ._media import discover
+from ._options import UploadKwargs, UploadOptions, resolve_options
 from ._result import UploadJob, UploadResult
+from ._run import make_view, run_batch
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ._http import httpx
-    from ._target import Target
-    from .emulator import Emulator
-
 __all__ = [
-    "open_journal",
+    "FilesInput",
     "upload_files",
     "upload_files_async",
     "upload_folder",
     "upload_folder_async",
 ]
 
-Progress = Literal["auto", "widgets", "text", "none"]
-FilesInput: TypeAlias = "Iterable[str | os.PathLike[str]] | pd.DataFrame"
-
-
-def _rows(files: Any) -> list[dict[str, Any]]:
-    """Paths or a DataFrame with a `path` column (plus alt_text, category, your columns)."""
-    if type(files).__module__.startswith("pandas"):  # a DataFrame; no pandas import otherwise
-        import pandas as pd
-
-        if isinstance(files, pd.Series):
-            return [{"path": path} for path in files.tolist()]
-        if not isinstance(files, pd.DataFrame):
-            raise ConfigurationError("pass paths or a DataFrame with a 'path' column")
-        if "path" not in files.columns:
-            raise ConfigurationError("a DataFrame of files needs a 'path' column")
-        rows = files.to_dict("records")
-        return [{str(k): (None if _is_missing(v) else v) for k, v in row.items()} for row in rows]
-    if isinstance(files, str | os.PathLike):
-        files = [files]
-    return [{"path": path} for path in files]
-
-
-def _is_missing(value: Any) -> bool:
-    try:
-        import pandas as pd
-
-        return bool(pd.isna(value)) if not isinstance(value, list | tuple | dict) else False
-    except (TypeError, ValueError):
-        return False
-
-
-RESUME_MARGIN_S = 60.0  # a media id about to expire is uploaded again
-
-
-def _open_journal(journal: str | os.PathLike[str] | bool | None) -> Journal | None:
-    if journal is False:
-        return None
-    if journal is None or journal is True:
-        return Journal(default_journal_path())
-    return Journal(Path(journal))
-
-
-def _plan_resume(
-    inputs: list[BatchInput], book: Journal, target: Target, now: float, *, force: bool
-) -> None:
-    """Skip what already succeeded, poll what was processing, continue live sessions."""
-    if force:
-        return
-    for index, item in enumerate(inputs):
-        record = item.record
-        if not item.check.ok:
-            continue
-        prior = book.prior(
-            record.path,
-            record.bytes,
-            record.mtime,
-            target_key=target.key,
-            account=target.account,
-            sha256=record.sha256,
-        )
-        if prior is None or prior.media_id is None:
-            continue
-        alive = prior.expires_at is None or prior.expires_at > now + RESUME_MARGIN_S
-        if prior.state in ("succeeded", "skipped") and alive and prior.expires_at is not None:
-            record.state = "skipped"
-            record.media_id, record.media_key = prior.media_id, prior.media_key
-            record.expires_at = prior.expires_at
-            record.finished_at = now
-            record.error_message = None
-        elif prior.finalized and prior.state in ("processing", "cancelled") and alive:
-            inputs[index] = BatchInput(item.check, record, Resume("poll", prior.media_id))
-        elif (
-            not prior.finalized
-            and prior.state in ("uploading", "cancelled")
-            and (prior.session_expires_at or 0) > now + RESUME_MARGIN_S
-        ):
-            inputs[index] = BatchInput(
-                item.check, record, Resume("append", prior.media_id, prior.acknowledged)
-            )
-
-
-def _hash_files(inputs: list[BatchInput]) -> None:
-    """SHA-256 of each uploadable file, read in 1 MiB blocks (never whole in memory)."""
-    for item in inputs:
-        if not item.check.ok:
-            continue
-        digest = hashlib.sha256()
-        try:
-            with open(item.record.path, "rb") as handle:
-                while block := handle.read(1 << 20):
-                    digest.update(block)
-        except OSError:
-            continue  # the upload will meet the same error and report it on the row
-        item.record.sha256 = digest.hexdigest()
-
-
-def _records(
-    checks: list[tuple[FileCheck, dict[str, Any]]], batch_id: str, target: str, api: str
-) -> list[BatchInput]:
-    inputs = []
-    for file_id, (check, row) in enumerate(checks):
-        user = {k: v for k, v in row.items() if k not in ("path", "category")}
-        alt_text = user.get("alt_text")
-        record = FileRecord(
-            batch_id=batch_id,
-            file_id=file_id,
-            path=str(Path(check.path).absolute()),
-            bytes=check.size,
-            mtime=check.mtime,
-            media_type=check.media_type,
-            media_category=check.category,
-            segments=check.segments,
-            chunk_size=check.chunk_size,
-            target=target,
-            api=api,
-            alt_text=str(alt_text) if alt_text else None,
-            user_columns=user,
-        )
-        inputs.append(BatchInput(check, record))
-    return inputs
+FilesInput: TypeAlias = "str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | pd.DataFrame"
+"""Paths (one or many), or a DataFrame with a `path` column (plus alt_text, category, …)."""
+OnBatch = Callable[[Callable[[], UploadResult]], None]
 
 
 async def upload_files_async(
     files: FilesInput,
     *,
-    target: str | None = None,
-    credentials: Credentials | None = None,
-    base_url: str | None = None,
-    api: str = "v2",
-    category: str = "auto",
-    dm: bool = False,
-    concurrency: int = 4,
-    segment_concurrency: int = 3,
-    chunk_size: int = DEFAULT_CHUNK,
-    status_deadline_s: float = 3600.0,
-    progress: Progress = "auto",
-    clock: Clock | None = None,
-    emulator: Emulator | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
-    retry: RetryPolicy | None = None,
-    request_timeout: float | None = None,
-    verify: bool | str = True,
-    journal: str | os.PathLike[str] | bool | None = None,
-    force: bool = False,
-    content_hash: bool = False,
-    _on_batch: Any = None,
+    options: UploadOptions | None = None,
+    _on_batch: OnBatch | None = None,
+    **kwargs: Unpack[UploadKwargs],
 ) -> UploadResult:
-    """Upload files (paths, or a DataFrame with a `path` column) and return every outcome.
+    """Upload files and return every outcome (the coroutine behind `upload_files`).
 
-    Goes to the built-in emulator unless `target="x"` or `credentials=` (X) or `base_url=`
-    (any other server) says otherwise.
+    Args:
+        files: paths, or a DataFrame with a `path` column; its `alt_text` is set after
+            upload, its `category` overrides the option per file, and every other column is
+            carried into `result.items`.
+        options: prepared `UploadOptions`; keyword options given beside it win.
+        **kwargs: any `UploadOptions` field (target, concurrency, progress, journal, …).
+
+    Returns:
+        The `UploadResult`: one row per file in `items`, every HTTP attempt in `events`.
+
+    Raises:
+        ConfigurationError: a bad option (named), or a DataFrame without one `path` column.
+        CredentialsError: `target="x"` without usable credentials.
+        TransportError: the server could not be reached at all (its `result` holds the
+            batch as recorded).
+
+    Files that cannot be uploaded never raise: they end `invalid` with the reason.
     """
-    rows = _rows(files)
+    resolved = resolve_options("upload_files", options, kwargs)
+    rows = rows_of(files)
     checks = await asyncio.to_thread(
-        lambda: [
-            (
-                inspect_file(
-                    Path(row["path"]),
-                    category=str(row.get("category") or category),
-                    chunk_size=chunk_size,
-                    dm=dm,
-                ),
-                row,
-            )
-            for row in rows
-        ]
+        inspect_rows,
+        rows,
+        category=resolved.category,
+        chunk_size=resolved.chunk_size,
+        dm=resolved.dm,
     )
-    return await _run(
-        checks,
-        target=target,
-        credentials=credentials,
-        base_url=base_url,
-        api=api,
-        concurrency=concurrency,
-        segment_concurrency=segment_concurrency,
-        chunk_size=chunk_size,
-        status_deadline_s=status_deadline_s,
-        progress=progress,
-        clock=clock,
-        emulator=emulator,
-        transport=transport,
-        retry=retry,
-        request_timeout=request_timeout,
-        verify=verify,
-        journal=journal,
-        force=force,
-        content_hash=content_hash,
-        on_batch=_on_batch,
-    )
+    return await run_batch(checks, resolved, on_batch=_on_batch)
 
 
 async def upload_folder_async(
@@ -231,270 +82,190 @@ async def upload_folder_async(
     *,
     pattern: str = "*",
     recursive: bool = True,
-    category: str = "auto",
-    dm: bool = False,
-    chunk_size: int = DEFAULT_CHUNK,
-    **options: Any,
+    options: UploadOptions | None = None,
+    _on_batch: OnBatch | None = None,
+    **kwargs: Unpack[UploadKwargs],
 ) -> UploadResult:
-    """Upload every media file in a folder (hidden files skipped; `pattern` filters names)."""
-    found = await asyncio.to_thread(discover, folder, pattern, recursive)
-    checks = [
-        (
-            check
-            if (category == "auto" and chunk_size == DEFAULT_CHUNK and not dm) or not check.ok
-            else inspect_file(check.path, category=category, chunk_size=chunk_size, dm=dm),
-            {"path": str(check.path)},
-        )
-        for check in found
-    ]
-    on_batch = options.pop("_on_batch", None)
-    return await _run(checks, chunk_size=chunk_size, on_batch=on_batch, **options)
+    """Upload every media file in a folder (the coroutine behind `upload_folder`).
+
+    Args:
+        folder: the folder; hidden files and folders are skipped, symlinks followed (each
+            real file and folder once).
+        pattern: a glob that file names must match, e.g. "*.mp4".
+        recursive: include sub-folders.
+        options: prepared `UploadOptions`; keyword options given beside it win.
+        **kwargs: any `UploadOptions` field.
+
+    Returns:
+        The `UploadResult`.
+
+    Raises:
+        MediaError: `folder` is missing, not a folder, or cannot be read.
+        ConfigurationError: a bad option (named).
+        TransportError: the server could not be reached at all.
+    """
+    resolved = resolve_options("upload_folder", options, kwargs)
+    instance_of("pattern", pattern, str, "a glob such as '*.mp4'")
+    instance_of("recursive", recursive, bool, "True or False")
+    found = await asyncio.to_thread(
+        discover,
+        folder,
+        pattern,
+        recursive,
+        category=resolved.category,
+        chunk_size=resolved.chunk_size,
+        dm=resolved.dm,
+    )
+    checks = [(check, {"path": str(check.path)}) for check in found]
+    return await run_batch(list(checks), resolved, on_batch=_on_batch)
 
 
-async def _run(
-    checks: list[tuple[FileCheck, dict[str, Any]]],
+@overload
+def upload_files(
+    files: FilesInput,
     *,
-    target: str | None = None,
-    credentials: Credentials | None = None,
-    base_url: str | None = None,
-    api: str = "v2",
-    concurrency: int = 4,
-    segment_concurrency: int = 3,
-    chunk_size: int = DEFAULT_CHUNK,
-    status_deadline_s: float = 3600.0,
-    progress: Progress = "auto",
-    clock: Clock | None = None,
-    emulator: Emulator | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
-    retry: RetryPolicy | None = None,
-    request_timeout: float | None = None,
-    verify: bool | str = True,
-    journal: str | os.PathLike[str] | bool | None = None,
-    force: bool = False,
-    content_hash: bool = False,
-    on_batch: Any = None,
-) -> UploadResult:
-    from ._target import resolve_target
-
-    resolved = resolve_target(
-        target=target,
-        credentials=credentials,
-        base_url=base_url,
-        transport=transport,
-        api=api,
-        clock=clock,
-        emulator=emulator,
-    )
-    client = MediaClient(
-        resolved.credentials,
-        api=api,
-        base_url=resolved.base_url,
-        transport=resolved.transport,
-        clock=resolved.clock or clock,
-        retry=retry,
-        segment_concurrency=segment_concurrency,
-        chunk_size=chunk_size,
-        status_deadline_s=status_deadline_s,
-        timeout=request_timeout,
-        verify=verify,
-    )
-    batch_id = new_batch_id()
-    inputs = _records(checks, batch_id, resolved.label, api)
-    book = _open_journal(journal)
-    if content_hash:
-        await asyncio.to_thread(_hash_files, inputs)
-    if book is not None:
-        _plan_resume(inputs, book, resolved, client.clock.now(), force=force)
-        book.start_batch(
-            batch_id,
-            target=resolved.label,
-            target_key=resolved.key,
-            account=resolved.account,
-            api=api,
-            started_at=client.clock.now(),
-        )
-        book.write_files(
-            [i.record for i in inputs], target_key=resolved.key, account=resolved.account
-        )
-    view = make_progress(progress)
-
-    def changed(record: FileRecord) -> None:
-        if book is not None:
-            book.write_file(record, target_key=resolved.key, account=resolved.account)
-        view.changed()
-
-    def event_seen(event: Event) -> None:
-        if book is not None:
-            book.write_event(event)
-        view.changed()
-
-    batch = Batch(
-        client,
-        inputs,
-        batch_id=batch_id,
-        concurrency=concurrency,
-        status_deadline_s=status_deadline_s,
-        on_change=changed,
-        on_event=event_seen,
-    )
-
-    def result() -> UploadResult:
-        return UploadResult(
-            batch.records,
-            batch.events,
-            target=resolved.label,
-            api=api,
-            batch_id=batch_id,
-            clock=client.clock,
-            started_at=batch.started_at,
-            finished_at=batch.finished_at,
-        )
-
-    if on_batch is not None:
-        on_batch(result)
-    runner = asyncio.current_task()
-    stopped_by_view = False
-
-    def cancel() -> None:  # the dashboard's Cancel button
-        nonlocal stopped_by_view
-        if runner is not None and not runner.done():
-            stopped_by_view = True
-            runner.cancel()
-
-    view.start(result, client.budget.snapshot, cancel)
-    refresher = asyncio.create_task(view.refresh(), name="mediakit-progress")
-    try:
-        await batch.run()
-    except asyncio.CancelledError:
-        # Cancelled from the dashboard (and by nothing else): the unfinished files ended
-        # `cancelled` and the call returns what was done, as `job.wait()` does after a cancel.
-        if not stopped_by_view or runner is None or runner.uncancel() > 0:
-            raise
-    finally:
-        refresher.cancel()
-        await asyncio.gather(refresher, return_exceptions=True)
-        await client.aclose()
-        resolved.close()
-        if book is not None:
-            book.finish_batch(batch_id, client.clock.now())
-            book.close()
-        view.finish(result())
-    return result()
-
-
-@overload
-def upload_files(
-    files: FilesInput, *, wait: Literal[True] = ..., **options: Any
+    wait: Literal[True] = ...,
+    options: UploadOptions | None = ...,
+    **kwargs: Unpack[UploadKwargs],
 ) -> UploadResult: ...
 @overload
-def upload_files(files: FilesInput, *, wait: Literal[False], **options: Any) -> UploadJob: ...
 def upload_files(
-    files: FilesInput, *, wait: bool = True, **options: Any
+    files: FilesInput,
+    *,
+    wait: Literal[False],
+    options: UploadOptions | None = ...,
+    **kwargs: Unpack[UploadKwargs],
+) -> UploadJob: ...
+def upload_files(
+    files: FilesInput,
+    *,
+    wait: bool = True,
+    options: UploadOptions | None = None,
+    **kwargs: Unpack[UploadKwargs],
 ) -> UploadResult | UploadJob:
-    """Blocking `upload_files_async`; `wait=False` returns an `UploadJob` at once."""
-    return _start(upload_files_async, files, wait, options)
+    """Upload files (paths, or a DataFrame with a `path` column) and return every outcome.
+
+    Goes to the built-in emulator unless `target="x"` or `credentials=` (X) or `base_url=`
+    (any other server) says otherwise. Blocks until done (in Jupyter too, with the dashboard);
+    `wait=False` returns an `UploadJob` at once while the upload goes on.
+
+    Args:
+        files: paths, or a DataFrame with a `path` column (see `upload_files_async`).
+        wait: False to return an `UploadJob` at once and upload in the background.
+        options: prepared `UploadOptions`; keyword options given beside it win.
+        **kwargs: any `UploadOptions` field (target, concurrency, progress, journal, …).
+
+    Returns:
+        The `UploadResult`, or with `wait=False` the running `UploadJob`.
+
+    Raises:
+        ConfigurationError: a bad option (named), or a DataFrame without one `path` column.
+        CredentialsError: `target="x"` without usable credentials.
+        TransportError: the server could not be reached at all.
+        KeyboardInterrupt: Ctrl-C or "interrupt kernel", once the batch has stopped cleanly
+            (unfinished files end `cancelled`, and the journal has everything).
+    """
+    resolved = resolve_options("upload_files", options, kwargs)
+    return _start(upload_files_async, files, wait, resolved)
 
 
 @overload
 def upload_folder(
-    folder: str | os.PathLike[str], *, wait: Literal[True] = ..., **options: Any
+    folder: str | os.PathLike[str],
+    *,
+    wait: Literal[True] = ...,
+    pattern: str = ...,
+    recursive: bool = ...,
+    options: UploadOptions | None = ...,
+    **kwargs: Unpack[UploadKwargs],
 ) -> UploadResult: ...
 @overload
 def upload_folder(
-    folder: str | os.PathLike[str], *, wait: Literal[False], **options: Any
+    folder: str | os.PathLike[str],
+    *,
+    wait: Literal[False],
+    pattern: str = ...,
+    recursive: bool = ...,
+    options: UploadOptions | None = ...,
+    **kwargs: Unpack[UploadKwargs],
 ) -> UploadJob: ...
 def upload_folder(
-    folder: str | os.PathLike[str], *, wait: bool = True, **options: Any
+    folder: str | os.PathLike[str],
+    *,
+    wait: bool = True,
+    pattern: str = "*",
+    recursive: bool = True,
+    options: UploadOptions | None = None,
+    **kwargs: Unpack[UploadKwargs],
 ) -> UploadResult | UploadJob:
-    """Blocking `upload_folder_async`; `wait=False` returns an `UploadJob` at once."""
-    folder_path = Path(folder)
-    if not folder_path.exists():
+    """Upload every media file in a folder and return every outcome.
+
+    The built-in emulator unless the options say otherwise; blocks until done, or with
+    `wait=False` returns an `UploadJob` at once.
+
+    Args:
+        folder: the folder; hidden files and folders are skipped, symlinks followed.
+        wait: False to return an `UploadJob` at once and upload in the background.
+        pattern: a glob that file names must match, e.g. "*.mp4".
+        recursive: include sub-folders.
+        options: prepared `UploadOptions`; keyword options given beside it win.
+        **kwargs: any `UploadOptions` field.
+
+    Returns:
+        The `UploadResult`, or with `wait=False` the running `UploadJob`.
+
+    Raises:
+        MediaError: `folder` is missing, not a folder, or cannot be read.
+        ConfigurationError: a bad option (named).
+        TransportError: the server could not be reached at all.
+        KeyboardInterrupt: Ctrl-C or "interrupt kernel", once the batch has stopped cleanly.
+    """
+    resolved = resolve_options("upload_folder", options, kwargs)
+    if not Path(folder).exists():
         raise MediaError(str(folder), "no such folder")
-    return _start(upload_folder_async, folder, wait, options)
+    return _start(upload_folder_async, folder, wait, resolved, pattern=pattern, recursive=recursive)
 
 
 def _start(
-    function: Any, first: Any, wait: bool, options: Mapping[str, Any]
+    function: Any, first: Any, wait: bool, options: UploadOptions, **extra: Any
 ) -> UploadResult | UploadJob:
     from ._sync import run_sync, start_background
 
-    holder: dict[str, Any] = {}
+    instance_of("wait", wait, bool, "True or False")
+    holder: dict[str, Callable[[], UploadResult]] = {}
     if not wait:
         # On screen now, while the cell still runs: output sent after a cell has finished
         # does not reach it (the dashboard's updates do).
-        view = make_progress(options.get("progress", "auto"))
+        view = make_view(options.progress)
         view.show()
-        options = {**options, "progress": view}
-    coro = function(first, _on_batch=lambda live: holder.setdefault("live", live), **options)
+        options = dataclasses.replace(options, progress=view)
+    coro = function(
+        first,
+        options=options,
+        _on_batch=lambda live: holder.setdefault("live", live),
+        **extra,
+    )
     if wait:
         result: UploadResult = run_sync(coro)
         return result
     run = start_background(coro)
+    api = options.api
 
     def live() -> UploadResult:
         maker = holder.get("live")
         if maker is None:
+            from ._clock import SystemClock
+
             return UploadResult(
                 [],
                 [],
                 target="",
-                api=str(options.get("api", "v2")),
+                api=api,
                 batch_id="",
-                clock=_null_clock(),
+                clock=SystemClock(),
                 started_at=None,
                 finished_at=None,
             )
-        return maker()  # type: ignore[no-any-return]
+        return maker()
 
     return UploadJob(run, live)
-
-
-def _null_clock() -> Clock:
-    from ._clock import SystemClock
-
-    return SystemClock()
-
-
-def open_journal(
-    path: str | os.PathLike[str] | None = None, *, batch: str = "latest"
-) -> UploadResult:
-    """An `UploadResult` read back from a journal: the latest batch, one by id, or `"all"`.
-
-    Works in another process, during a batch (what has happened so far) or after a crash.
-    """
-    from ._clock import SystemClock
-
-    journal_path = Path(path) if path is not None else default_journal_path()
-    if not journal_path.exists():
-        raise MediaError(str(journal_path), "no such journal")
-    book = Journal(journal_path)
-    try:
-        ids = book.batch_ids()
-        if not ids:
-            raise MediaError(str(journal_path), "the journal holds no batch yet")
-        if batch == "all":
-            chosen = ids
-        elif batch == "latest":
-            chosen = ids[-1:]
-        elif batch in ids:
-            chosen = [batch]
-        else:
-            raise MediaError(str(journal_path), f"no batch {batch!r} (it holds {', '.join(ids)})")
-        records, events = book.load(chosen)
-        infos = [book.batch_info(batch_id) or {} for batch_id in chosen]
-    finally:
-        book.close()
-    targets = sorted({str(info.get("target")) for info in infos})
-    apis = sorted({str(info.get("api")) for info in infos})
-    started = [i["started_at"] for i in infos if i.get("started_at") is not None]
-    finished = [i["finished_at"] for i in infos if i.get("finished_at") is not None]
-    return UploadResult(
-        records,
-        events,
-        target=targets[0] if len(targets) == 1 else ", ".join(targets),
-        api=apis[0] if len(apis) == 1 else ", ".join(apis),
-        batch_id=chosen[0] if len(chosen) == 1 else "all",
-        clock=SystemClock(),
-        started_at=min(started) if started else None,
-        finished_at=max(finished) if len(finished) == len(infos) and finished else None,
-    )

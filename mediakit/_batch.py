@@ -6,6 +6,9 @@
   so the batch ends when the longest processing does, not after the sum of uploads.
 - One file's failure never stops the others; every file ends in exactly one final state.
 - Cancelling the batch stops new requests at once and ends unfinished files `cancelled`.
+- A server that never answered (connection refused, unknown host, a refused certificate)
+  stops the whole batch at once: every other file would meet the same wall.
+- The same file given twice is uploaded once; the copy ends with the original's outcome.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ._client import MediaClient, RequestContext, processing_error
-from ._errors import APIError, MediakitError, ProcessingError
+from ._client import MediaClient, RequestContext
+from ._errors import APIError, MediakitError, ProcessingError, TLSError, TransportError
+from ._failures import processing_error
 from ._media import FileCheck
 from ._protocol import MediaState
-from ._records import Event, FileRecord
+from ._records import OK_STATES, Event, FileRecord
 
 __all__ = ["Batch", "BatchInput", "Resume", "new_batch_id"]
 
@@ -50,6 +54,7 @@ class BatchInput:
     check: FileCheck
     record: FileRecord
     resume: Resume | None = None
+    same_as: int | None = None  # the file_id of an earlier input that is the same file
 
 
 class Batch:
@@ -66,8 +71,6 @@ class Batch:
         on_change: Callable[[FileRecord], None] | None = None,
         on_event: Callable[[Event], None] | None = None,
     ) -> None:
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
         self.client = client
         self.batch_id = batch_id
         self.inputs = list(inputs)
@@ -84,7 +87,11 @@ class Batch:
         self._uploads_left = 0
         self.started_at: float | None = None
         self.finished_at: float | None = None
-        client.on_event = self._event
+        # Raised by `run` once the batch stopped: a server that cannot be reached at all.
+        self.stopped_by: TransportError | None = None
+        self._uploads: list[asyncio.Task[None]] = []
+        # Beside the client's own `on_event` (the user's), never instead of it.
+        self._unsubscribe = client.subscribe(self._event)
 
     # records and events
 
@@ -127,9 +134,11 @@ class Batch:
     # the run
 
     async def run(self) -> None:
+        """Upload every input to its end; raises `TransportError` if the server was unreachable."""
         clock = self.client.clock
         self.started_at = clock.now()
         runnable: list[BatchInput] = []
+        copies: list[BatchInput] = []
         for item in self.inputs:
             record = item.record
             if record.final:  # already decided (skipped by resume, invalid)
@@ -138,27 +147,71 @@ class Batch:
                 record.error_message = item.check.problem
                 self._finish(record, "invalid")
                 continue
+            if item.same_as is not None:
+                copies.append(item)
+                continue
             runnable.append(item)
         runnable.sort(key=_longest_processing_first)
         self._uploads_left = len(runnable)
         poller = asyncio.create_task(self._poller(), name="mediakit-poller")
-        uploads = [
+        self._uploads = [
             asyncio.create_task(self._upload(item), name=f"mediakit-upload-{item.record.file_id}")
             for item in runnable
         ]
         try:
-            await asyncio.gather(*uploads)
-            await poller
+            await asyncio.gather(*self._uploads, return_exceptions=True)
+            if self.stopped_by is None:
+                await poller
         except BaseException:
-            for task in [*uploads, poller]:
+            for task in [*self._uploads, poller]:
                 task.cancel()
-            await asyncio.gather(*uploads, poller, return_exceptions=True)
+            await asyncio.gather(*self._uploads, poller, return_exceptions=True)
             raise
         finally:
+            poller.cancel()
+            await asyncio.gather(poller, return_exceptions=True)
             for record in self.records:
-                if not record.final:
-                    self._finish(record, "cancelled")
+                if not record.final and not self._is_copy(record):
+                    if self.stopped_by is not None:
+                        self._finish(record, "failed", self.stopped_by)
+                    else:
+                        self._finish(record, "cancelled")
+            for item in copies:
+                self._copy_outcome(item)
             self.finished_at = clock.now()
+            self._unsubscribe()
+        if self.stopped_by is not None:
+            raise self.stopped_by
+
+    def _is_copy(self, record: FileRecord) -> bool:
+        return self.inputs[record.file_id].same_as is not None
+
+    def _copy_outcome(self, item: BatchInput) -> None:
+        """A file given twice ends as the first one did (uploaded once, never twice)."""
+        record = item.record
+        assert item.same_as is not None
+        original = self.records[item.same_as]
+        record.media_id, record.media_key = original.media_id, original.media_key
+        record.expires_at = original.expires_at
+        record.started_at, record.uploaded_at = original.started_at, original.uploaded_at
+        reason = f"same file as row {item.same_as}"
+        if original.state in OK_STATES:
+            record.error_message = reason
+            self._finish(record, "skipped")
+            return
+        state = original.state if original.final else "cancelled"
+        record.error_code, record.error_name = original.error_code, original.error_name
+        record.error_message = f"{reason}, which ended {state}: {original.error_message or state}"
+        self._finish(record, state)
+
+    def _stop(self, error: TransportError) -> None:
+        """The server cannot be reached: stop every other upload now."""
+        if self.stopped_by is None:
+            self.stopped_by = error
+            current = asyncio.current_task()
+            for task in self._uploads:
+                if task is not current:
+                    task.cancel()
 
     async def _upload(self, item: BatchInput) -> None:
         record, check = item.record, item.check
@@ -211,6 +264,8 @@ class Batch:
             await self._conclude(record, state, ctx)
         except Exception as exc:
             self._failed(record, exc, "uploading")
+            if isinstance(exc, TransportError) and (not exc.reached or isinstance(exc, TLSError)):
+                self._stop(exc)
         finally:
             self._uploads_left -= 1
             self._wake.set()
@@ -353,6 +408,6 @@ def _not_found(error: BaseException) -> bool:
 
 
 def _message(error: BaseException) -> str:
-    if isinstance(error, APIError):
+    if isinstance(error, APIError | TransportError):
         return error.message
     return str(error) or type(error).__name__

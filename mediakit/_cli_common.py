@@ -49,7 +49,8 @@ EXIT_CANCELLED = 130  # Ctrl-C: 128 + SIGINT, as shells report it
 EXIT_CODES_HELP = """\
 exit codes:
   0    every file succeeded or was already uploaded (skipped, its media id still valid)
-  1    some file failed: X refused it, processing failed, or retries ran out
+  1    some file failed: X refused it, processing failed, or retries ran out; or the
+       server could not be reached at all
   2    bad usage: an unknown flag, a missing input, missing or refused credentials
   3    no file failed, but some were invalid (not media, empty, too large for X...):
        nothing was sent for them

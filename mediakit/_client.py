@@ -1,89 +1,60 @@
 """`MediaClient`: X's chunked media upload, one file at a time, politely and observably.
 
-Every HTTP attempt becomes one `Event` handed to `on_event`, retries included. Retries cover
-what a retry can cure (connection errors, timeouts, 408, 429, 5xx), repeat only the failed
-request (an APPEND retry re-sends its own segment), and wait as X asks (`retry-after`,
-`x-rate-limit-reset`). Anything else fails at once with X's own code, name and message.
+Every HTTP attempt becomes one `Event` handed to every listener (`on_event` and whatever
+`subscribe`d), retries included. Retries cover what a retry can cure (dropped connections,
+timeouts, 408, 429, 5xx), repeat only the failed request (an APPEND retry re-sends its own
+segment), and wait as X asks (`retry-after`, `x-rate-limit-reset`). Anything else fails at
+once with X's own code, name and message (`APIError`), or as a `TransportError` when no answer
+came. A refused TLS certificate is never retried, and while no request to a server has ever
+been answered a connection failure is tried only briefly: the server is most likely
+unreachable, and a batch should say so at once instead of retrying every file.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import functools
-import io
 import json
 import logging
 import os
 import random
-import weakref
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._auth import Credentials, redact
 from ._budget import RateBudget
+from ._check import describe, instance_of, one_of, seconds, whole_number
+from ._chunks import close_parts, open_parts, reader
 from ._clock import Clock, SystemClock
-from ._errors import APIError, AuthError, MediaError, ProcessingError, RateLimitError
+from ._credentials import Credentials
+from ._errors import (
+    APIError,
+    ConfigurationTypeError,
+    MediaError,
+    ProcessingError,
+    TLSError,
+    TransportError,
+    request_id_of,
+)
+from ._failures import api_error, certificate_refused, processing_error
 from ._http import httpx, make_client
+from ._logs import watch
 from ._media import DEFAULT_CHUNK, FileCheck, inspect_file, read_chunk
 from ._protocol import DIALECTS, ErrorInfo, MediaState, Outgoing, parse_error, read_state
 from ._records import Event
+from ._retry import RETRY_STATUSES, RetryPolicy
 
 if TYPE_CHECKING:
+    from ._target import Target
     from .emulator import Emulator
 
-__all__ = ["MediaClient", "RequestContext", "RetryPolicy"]
+__all__ = ["MediaClient", "RequestContext"]
 
 log = logging.getLogger("mediakit")
-# Loggers that may see request details: one filter blanks the secrets of every open client.
-_WATCHED_LOGGERS = ("mediakit", "httpx", "httpcore")
-MIN_SECRET_LEN = 6  # shorter "secrets" (test values) would shred every log line
 
-
-class _Redactor(logging.Filter):
-    """Blanks the secrets of live clients out of log records before any handler sees them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.clients: weakref.WeakSet[MediaClient] = weakref.WeakSet()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        secrets = tuple(
-            secret
-            for client in list(self.clients)
-            for secret in client.target.credentials.secrets()
-            if len(secret) >= MIN_SECRET_LEN
-        )
-        if secrets:
-            text = record.getMessage()
-            cleaned = redact(text, secrets)
-            if cleaned != text:
-                record.msg, record.args = cleaned, None
-        return True
-
-
-_REDACTOR = _Redactor()
-for _name in _WATCHED_LOGGERS:
-    logging.getLogger(_name).addFilter(_REDACTOR)
-
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try. Delays are seconds of the client's clock."""
-
-    max_attempts: int = 6
-    backoff_base_s: float = 1.0
-    backoff_max_s: float = 60.0
-    # The longest wait for a rate-limit window to reset before giving up on a request.
-    max_rate_limit_wait_s: float = 16 * 60.0
-
-    def backoff(self, attempt: int, rng: random.Random) -> float:
-        ceiling = min(self.backoff_max_s, self.backoff_base_s * 2.0 ** (attempt - 1))
-        return ceiling / 2 + rng.uniform(0, ceiling / 2)
+UNREACHED_ATTEMPTS = 2
+"""Attempts per request while no request to the server has been answered yet."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +70,33 @@ class MediaClient:
     """An async client for X's media upload API (v2 by default, v1.1 on request).
 
     ``async with MediaClient(creds) as client: info = await client.upload("clip.mp4")``.
-    Without credentials and without a `base_url` it talks to the built-in emulator.
+    Without credentials, `base_url`, `transport` or `emulator` it talks to the built-in
+    emulator; `credentials` alone (or `target="x"`) mean X. The target is resolved by the same
+    factory the upload functions use.
+
+    Args:
+        credentials: a `Credentials`; None means the emulator's demo keys for an emulator, or
+            credentials from the environment for X.
+        api: "v2" or "v1.1".
+        base_url: another server (a socket emulator, a proxy).
+        transport: an httpx transport to send through.
+        target: "emulator" or "x".
+        emulator: an `Emulator` to talk to in-process.
+        timeout: seconds per request (None: 60 s, 15 s to connect).
+        verify: TLS verification: True, False, or the path of a CA bundle.
+        proxy: an HTTP proxy URL.
+        clock: the `Clock` every wait reads.
+        retry: a `RetryPolicy`.
+        on_event: called with every HTTP attempt (an `Event`).
+        segment_concurrency: APPEND requests in flight per file.
+        chunk_size: bytes per APPEND.
+        status_deadline_s: the longest wait for processing in `wait_processed`.
+        allow_insecure: allow plain http to a host that is not loopback.
+        seed: seeds the backoff jitter (repeatable tests).
+
+    Raises:
+        ConfigurationError: a bad argument (named in the message).
+        CredentialsError: X without usable credentials.
     """
 
     def __init__(
@@ -109,6 +106,8 @@ class MediaClient:
         api: str = "v2",
         base_url: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        target: str | None = None,
+        emulator: Emulator | None = None,
         timeout: float | None = None,
         verify: bool | str = True,
         proxy: str | None = None,
@@ -120,17 +119,13 @@ class MediaClient:
         status_deadline_s: float = 3600.0,
         allow_insecure: bool = False,
         seed: int | None = None,
-        target: str | None = None,
-        emulator: Emulator | None = None,
     ) -> None:
         from ._target import resolve_target
 
-        if api not in DIALECTS:
-            raise ValueError(f"api must be 'v2' or 'v1.1', not {api!r}")
-        if segment_concurrency < 1:
-            raise ValueError("segment_concurrency must be at least 1")
-        self.dialect = DIALECTS[api]
-        self.target = resolve_target(
+        one_of("api", api, tuple(DIALECTS))
+        if credentials is not None:
+            instance_of("credentials", credentials, Credentials, "a mediakit.Credentials")
+        resolved = resolve_target(
             target=target,
             credentials=credentials,
             base_url=base_url,
@@ -139,19 +134,74 @@ class MediaClient:
             clock=clock,
             emulator=emulator,
         )
-        self.clock: Clock = clock or self.target.clock or SystemClock()
+        self._setup(
+            resolved,
+            api=api,
+            timeout=timeout,
+            verify=verify,
+            proxy=proxy,
+            clock=clock,
+            retry=retry,
+            on_event=on_event,
+            segment_concurrency=segment_concurrency,
+            chunk_size=chunk_size,
+            status_deadline_s=status_deadline_s,
+            allow_insecure=allow_insecure,
+            seed=seed,
+        )
+
+    @classmethod
+    def _for_target(cls, target: Target, **settings: Any) -> MediaClient:
+        """A client for a target the API layer already resolved (it is never resolved twice)."""
+        client = cls.__new__(cls)
+        client._setup(target, **settings)
+        return client
+
+    def _setup(
+        self,
+        target: Target,
+        *,
+        api: str = "v2",
+        timeout: float | None = None,
+        verify: bool | str = True,
+        proxy: str | None = None,
+        clock: Clock | None = None,
+        retry: RetryPolicy | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        segment_concurrency: int = 3,
+        chunk_size: int = DEFAULT_CHUNK,
+        status_deadline_s: float = 3600.0,
+        allow_insecure: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        one_of("api", api, tuple(DIALECTS))
+        seconds("timeout", timeout, allow_none=True)
+        whole_number("segment_concurrency", segment_concurrency, minimum=1)
+        whole_number("chunk_size", chunk_size, minimum=1)
+        seconds("status_deadline_s", status_deadline_s)
+        if retry is not None:
+            instance_of("retry", retry, RetryPolicy, "a mediakit.RetryPolicy or None")
+        if on_event is not None and not callable(on_event):
+            raise ConfigurationTypeError(
+                f"on_event must be a function taking an Event, not {describe(on_event)}"
+            )
+        self.dialect = DIALECTS[api]
+        self.target = target
+        self.clock: Clock = clock or target.clock or SystemClock()
         self.retry = retry or RetryPolicy()
         self.on_event = on_event
+        self._listeners: list[Callable[[Event], None]] = []
         self.segment_concurrency = segment_concurrency
         self.chunk_size = chunk_size
         self.status_deadline_s = status_deadline_s
         self.budget = RateBudget(self.clock)
+        self.reached = False  # has any request to this server been answered?
         self._rng = random.Random(seed)
-        _REDACTOR.clients.add(self)
+        watch(target.credentials)
         self._http = make_client(
-            self.target.base_url,
-            transport=self.target.transport,
-            auth=self.target.credentials.auth(clock=self.clock),
+            target.base_url,
+            transport=target.transport,
+            auth=target.credentials.auth(clock=self.clock),
             timeout=timeout,
             verify=verify,
             proxy=proxy,
@@ -169,12 +219,26 @@ class MediaClient:
         await self.aclose()
 
     async def aclose(self) -> None:
+        """Close the connections (and the built-in emulator, when this client opened it)."""
         await self._http.aclose()
         self.target.close()
-        _REDACTOR.clients.discard(self)
 
     def __repr__(self) -> str:
         return f"MediaClient(api={self.api!r}, target={self.target.label!r})"
+
+    def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
+        """Also call `listener` with every event (beside `on_event`); returns an unsubscribe."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    async def identify_target(self) -> None:
+        """Learn the target's identity (an emulator's state id) for resume: see `Target`."""
+        await self.target.identify(self._http)
 
     # one request, with retries and events
 
@@ -206,7 +270,7 @@ class MediaClient:
             # Each attempt sends its parts from fresh buffers that are closed once it is over:
             # httpx keeps request and response in a reference cycle that only the cycle
             # collector frees, and a bytes part would keep a whole chunk alive with it.
-            parts = _open_parts(outgoing.files)
+            parts = open_parts(outgoing.files)
             try:
                 response = await self._http.request(
                     outgoing.method,
@@ -217,20 +281,19 @@ class MediaClient:
                     files=parts,
                 )
             except httpx.TransportError as exc:
-                _close_parts(parts)
+                close_parts(parts)
                 event.finished_at = self.clock.now()
                 event.ok = False
                 event.error_name = type(exc).__name__
                 event.error_message = str(exc) or type(exc).__name__
                 self._emit(event)
-                if attempt >= self.retry.max_attempts:
-                    raise APIError(
-                        f"{command} failed after {attempt} attempts: {event.error_message}",
-                        name=event.error_name,
-                    ) from exc
+                failure = self._transport_failure(command, attempt, exc)
+                if failure is not None:
+                    raise failure from exc
                 await self.clock.sleep(self.retry.backoff(attempt, self._rng))
                 continue
-            _close_parts(parts)
+            close_parts(parts)
+            self.reached = True
             state = self._record(event, command, response)
             if response.is_success:
                 return response, state
@@ -247,7 +310,35 @@ class MediaClient:
                     )
                     await self.clock.sleep(delay)
                     continue
-            raise self._error(command, response, error)
+            raise api_error(command, response, error)
+
+    def _transport_failure(
+        self, command: str, attempt: int, exc: httpx.TransportError
+    ) -> TransportError | None:
+        """The error to raise for a request that got no answer, or None to retry it."""
+        url = self.target.base_url
+        reason = str(exc) or type(exc).__name__
+        if certificate_refused(exc):
+            return TLSError(
+                f"{command}: the TLS certificate of {url} was refused ({reason}); pass "
+                "verify= the path of the CA bundle that signed it (or verify=False for a "
+                "test server you trust)",
+                url=url,
+                reached=self.reached,
+            )
+        if not self.reached and attempt >= min(UNREACHED_ATTEMPTS, self.retry.max_attempts):
+            return TransportError(
+                f"cannot reach {url}: {reason} (no request to it has been answered yet: is "
+                "the server running and the URL right?)",
+                url=url,
+                reached=False,
+            )
+        if attempt >= self.retry.max_attempts:
+            return TransportError(
+                f"{command} failed after {attempt} attempts without an answer: {reason}",
+                url=url,
+            )
+        return None
 
     def _retry_delay(self, response: httpx.Response, attempt: int) -> float:
         headers = response.headers
@@ -272,9 +363,7 @@ class MediaClient:
         event.finished_at = now
         event.http_status = response.status_code
         event.ok = response.is_success
-        event.transaction_id = response.headers.get("x-transaction-id") or response.headers.get(
-            "x-response-id"
-        )
+        event.transaction_id = request_id_of(response.headers)
         budget = self.budget.update(command, response.headers)
         if budget is not None:
             event.rate_limit_limit = budget.limit
@@ -328,24 +417,8 @@ class MediaClient:
     def _emit(self, event: Event) -> None:
         if self.on_event is not None:
             self.on_event(event)
-
-    def _error(self, command: str, response: httpx.Response, error: ErrorInfo) -> APIError:
-        status = response.status_code
-        message = f"{command}: {error.message}"
-        kwargs: dict[str, Any] = {
-            "status_code": status,
-            "code": error.code,
-            "name": error.name,
-            "body": response.text,
-            "request_id": response.headers.get("x-transaction-id"),
-        }
-        if status in (401, 403):
-            return AuthError(message, **kwargs)
-        if status == 429:
-            reset = response.headers.get("x-rate-limit-reset")
-            reset_at = float(reset) if reset and reset.replace(".", "", 1).isdigit() else None
-            return RateLimitError(message, reset_at=reset_at, **kwargs)
-        return APIError(message, **kwargs)
+        for listener in list(self._listeners):
+            listener(event)
 
     # the commands
 
@@ -446,7 +519,7 @@ class MediaClient:
                 except asyncio.QueueEmpty:
                     return
                 chunk = await asyncio.get_running_loop().run_in_executor(
-                    _reader(),
+                    reader(),
                     functools.partial(
                         read_chunk,
                         check.path,
@@ -519,56 +592,3 @@ class MediaClient:
         if alt_text:
             await self.set_alt_text(state.media_id, alt_text, ctx=ctx)
         return state
-
-
-_READERS: concurrent.futures.ThreadPoolExecutor | None = None
-
-
-def _reader() -> concurrent.futures.ThreadPoolExecutor:
-    """The threads that read chunks from disk: few, so their memory is few malloc arenas.
-
-    Chunks read in many threads and freed in the loop's thread fragment glibc's per-thread
-    arenas, and the process keeps several chunks' worth of memory it no longer uses.
-    """
-    global _READERS
-    if _READERS is None:
-        _READERS = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="mediakit-read")
-    return _READERS
-
-
-def _forget_readers() -> None:
-    # A forked child inherits the executor but not its threads: it would wait forever.
-    global _READERS
-    _READERS = None
-
-
-os.register_at_fork(after_in_child=_forget_readers)
-
-
-Parts = dict[str, tuple[str, io.BytesIO, str]] | None
-
-
-def _open_parts(files: Mapping[str, tuple[str, bytes, str]] | None) -> Parts:
-    if not files:
-        return None
-    return {
-        name: (filename, io.BytesIO(data), kind) for name, (filename, data, kind) in files.items()
-    }
-
-
-def _close_parts(parts: Parts) -> None:
-    for _name, (_filename, buffer, _kind) in (parts or {}).items():
-        buffer.close()
-
-
-def processing_error(state: MediaState) -> ProcessingError:
-    error = state.error
-    if error is None:
-        return ProcessingError(
-            f"processing failed ({state.progress_percent or 0} %)", name="Failed"
-        )
-    return ProcessingError(
-        f"processing failed: {error.name or 'error'}: {error.message}",
-        code=error.code,
-        name=error.name,
-    )

@@ -9,8 +9,11 @@ real time for everything a client can see and may only shorten processing and la
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from typing import Protocol, runtime_checkable
+
+from ._errors import ConfigurationError, ConfigurationTypeError
 
 __all__ = ["Clock", "ManualClock", "ScaledClock", "SystemClock"]
 
@@ -45,8 +48,10 @@ class ScaledClock:
     """
 
     def __init__(self, scale: float, start: float | None = None) -> None:
-        if scale <= 0:
-            raise ValueError(f"scale must be positive, not {scale!r}")
+        if isinstance(scale, bool) or not isinstance(scale, int | float):
+            raise ConfigurationTypeError(f"scale must be a positive number, not {scale!r}")
+        if not math.isfinite(scale) or scale <= 0:
+            raise ConfigurationError(f"scale must be a positive number, not {scale!r}")
         self.scale = float(scale)
         self._start = time.time() if start is None else float(start)
         self._origin = time.monotonic()
@@ -74,8 +79,8 @@ class ManualClock:
         return self._now
 
     def advance(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError("a clock does not run backwards")
+        if not seconds >= 0:  # NaN too
+            raise ConfigurationError(f"a clock does not run backwards (advance by {seconds!r})")
         self._now += seconds
 
     async def sleep(self, seconds: float) -> None:

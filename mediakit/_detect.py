@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Final, Literal
 
+from ._errors import install_hint
 from ._limits import IMAGE_TYPES, SUBTITLE_TYPES, VIDEO_TYPES, Kind
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ __all__ = [
 HEAD_BYTES: Final = 4096
 """How many leading bytes `sniff` needs to decide (fewer work for most types)."""
 
-PYAV_MISSING: Final = "PyAV is not installed (pip install 'mediakit[video]')"
+PYAV_MISSING: Final = f"PyAV is not installed ({install_hint('video')})"
 """`MediaInfo.probe_error` of a video probed without PyAV (its header fields may still be set)."""
 
 Family = Literal["image", "video", "subtitles"]

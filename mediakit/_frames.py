@@ -14,6 +14,7 @@ the same rows as plain tuples (which gives untyped columns).
 from __future__ import annotations
 
 import gc
+import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -26,7 +27,15 @@ import pandas as pd
 from pandas.api.extensions import ExtensionDtype
 
 from ._limits import CATEGORIES
-from ._records import COMMANDS, FILE_STATES, PROCESSING_STATES, Event, FileRecord
+from ._records import (
+    COMMANDS,
+    FILE_STATES,
+    PROCESSING_DONE,
+    PROCESSING_STATES,
+    Event,
+    FileRecord,
+    display_path,
+)
 
 __all__ = [
     "EVENT_SCHEMA",
@@ -35,6 +44,7 @@ __all__ = [
     "TIMESTAMP",
     "events_frame",
     "items_frame",
+    "processing_interval",
     "read_parquet",
     "responses_frame",
 ]
@@ -98,8 +108,13 @@ ITEM_SCHEMA: Mapping[str, Dtype] = MappingProxyType(
         "retries": pd.Int32Dtype(),
         "started_at": TIMESTAMP,
         "finished_at": TIMESTAMP,
+        # Waiting for an upload slot: from the batch's first start to this file's.
+        "queued_s": _FLOAT,
         "upload_s": _FLOAT,
         "processing_s": _FLOAT,
+        # The interval polling allows for X's processing time (see `items_frame`).
+        "processing_s_min": _FLOAT,
+        "processing_s_max": _FLOAT,
         "total_s": _FLOAT,
         "throughput": _FLOAT,
         "status_polls": pd.Int32Dtype(),
@@ -111,6 +126,9 @@ ITEM_SCHEMA: Mapping[str, Dtype] = MappingProxyType(
         # Which batch and which file of it: joins items to events even across batches.
         "batch_id": _STRING,
         "file_id": pd.Int64Dtype(),
+        # The file name's exact bytes: `path` is readable text, which a name that is not
+        # valid UTF-8 cannot be exactly (its bad bytes show as \xNN there).
+        "path_bytes": np.dtype(object),
     }
 )
 """`items`: one row per file; the user's own columns (alt_text, campaign, …) follow."""
@@ -147,6 +165,7 @@ def events_frame(events: Sequence[Event]) -> pd.DataFrame:
     with _gc_paused():
         columns = _transpose([_get_event_fields(e) for e in events], len(_EVENT_FIELDS))
     values: dict[str, Any] = dict(zip(_EVENT_FIELDS, columns, strict=True))
+    values["path"] = _readable(values["path"])
     started = _floats(values["started_at"])
     finished = _floats(values["finished_at"])
     values["started_at"] = started
@@ -171,34 +190,41 @@ def items_frame(
     `attempts`, `retries` (attempts after the first) and `status_polls` count the file's
     events; `processing_s` runs from FINALIZE answered to the STATUS answer that ended
     processing (alt text set afterwards does not count), for files X processed (a STATUS poll
-    or a processing state in an answer); `expired` compares `expires_at` with
+    or a processing state in an answer); `processing_s_min` / `processing_s_max` bound X's
+    own processing time from the events' sent and answered times (see `processing_interval`);
+    `queued_s` is how long the file waited for an upload slot, from the batch's first request
+    (or first file started) to this file's start; `expired` compares `expires_at` with
     `now` (epoch seconds of the batch's clock). A user column whose name the schema already
     uses is kept as `<name>_user`.
     """
-    # attempts, retries, polls, processed, when processing ended (epoch s, 0 = unknown)
-    per_file: dict[tuple[str, int], list[float]] = {}
+    tallies_by_file: dict[tuple[str, int], _Tally] = {}
+    first_start: dict[str, float] = {}  # per batch: its first request sent
     for event in events:
         if event.file_id is None:
             continue
-        counts = per_file.get((event.batch_id, event.file_id))
-        if counts is None:
-            counts = per_file[(event.batch_id, event.file_id)] = [0, 0, 0, 0, 0.0]
-        counts[0] += 1
-        if event.attempt > 1:
-            counts[1] += 1
-        if event.command == "STATUS":
-            counts[2] += 1
-            counts[3] = 1
-            if event.state in ("succeeded", "failed") and event.finished_at is not None:
-                counts[4] = event.finished_at
-        elif event.state is not None:
-            counts[3] = 1
+        tally = tallies_by_file.get((event.batch_id, event.file_id))
+        if tally is None:
+            tally = tallies_by_file[(event.batch_id, event.file_id)] = _Tally()
+        tally.add(event)
+        if event.started_at < first_start.get(event.batch_id, math.inf):
+            first_start[event.batch_id] = event.started_at
 
     with _gc_paused():
         rows = [_get_file_fields(record) for record in files]
         values = dict(zip(_FILE_FIELDS, _transpose(rows, len(_FILE_FIELDS)), strict=True))
-        tallies = [per_file.get((row[0], row[1]), [0, 0, 0, 0, 0.0]) for row in rows]
-        attempts, retries, polls, processed, processed_at = _transpose(tallies, 5)
+        empty = _Tally()
+        tallies = [tallies_by_file.get((row[0], row[1]), empty).row() for row in rows]
+        (
+            attempts,
+            retries,
+            polls,
+            processed,
+            processed_at,
+            finalize_sent,
+            finalize_answered,
+            pending_sent,
+            done_answered,
+        ) = _transpose(tallies, _Tally.WIDTH)
 
     started = _floats(values["started_at"])
     uploaded = _floats(values["uploaded_at"])
@@ -208,11 +234,25 @@ def items_frame(
     with np.errstate(divide="ignore", invalid="ignore"):
         throughput = _floats(values["bytes"]) / upload_s / 1e6
     throughput[~(upload_s > 0)] = np.nan
+    was_processed = np.asarray(processed, dtype=bool)
     ended = np.asarray(processed_at, dtype=float)
     ended = np.where(ended > 0, ended, finished)
-    processing_s = np.where(np.asarray(processed, dtype=bool), ended - uploaded, np.nan)
+    processing_s = np.where(was_processed, ended - uploaded, np.nan)
+    low, high = processing_interval(
+        was_processed,
+        _floats(finalize_sent),
+        _floats(finalize_answered),
+        _floats(pending_sent),
+        _floats(done_answered),
+    )
+    for batch_id, at in zip(values["batch_id"], values["started_at"], strict=True):
+        if at is not None and at < first_start.get(batch_id, math.inf):
+            first_start[batch_id] = at
+    batch_start = _floats([first_start.get(b) for b in values["batch_id"]])
 
     columns: dict[str, Any] = {name: values[name] for name in ITEM_SCHEMA if name in values}
+    columns["path"] = _readable(values["path"])
+    columns["path_bytes"] = [os.fsencode(path) for path in values["path"]]
     columns.update(
         attempts=attempts,
         retries=retries,
@@ -220,8 +260,11 @@ def items_frame(
         started_at=started,
         finished_at=finished,
         expires_at=expires,
+        queued_s=started - batch_start,
         upload_s=upload_s,
         processing_s=processing_s,
+        processing_s_min=low,
+        processing_s_max=high,
         total_s=finished - started,
         throughput=throughput,
         expired=pd.arrays.BooleanArray(expires <= now, np.isnan(expires)),
@@ -230,6 +273,105 @@ def items_frame(
     for name, array in _user_columns(files).items():
         arrays[f"{name}_user" if name in ITEM_SCHEMA else name] = array
     return pd.DataFrame(arrays, copy=False)
+
+
+_PENDING = ("pending", "in_progress")
+
+
+class _Tally:
+    """What a file's events say, gathered in one pass (times are epoch seconds)."""
+
+    WIDTH = 9
+    __slots__ = (
+        "attempts",
+        "done_answered",
+        "finalize_answered",
+        "finalize_sent",
+        "pending_sent",
+        "polls",
+        "processed",
+        "processed_at",
+        "retries",
+    )
+
+    def __init__(self) -> None:
+        self.attempts = self.retries = self.polls = self.processed = 0
+        self.processed_at = 0.0  # the last STATUS that ended processing answered; 0: none
+        self.finalize_sent = math.inf  # the first FINALIZE attempt sent
+        self.finalize_answered = -math.inf  # the last successful FINALIZE answered
+        self.pending_sent = -math.inf  # the last STATUS that said "not yet" sent
+        self.done_answered = math.inf  # the first answer that said done answered
+
+    def add(self, event: Event) -> None:
+        # Called once per event of the batch: plain comparisons, no builtins (bench/frames.py).
+        self.attempts += 1
+        if event.attempt > 1:
+            self.retries += 1
+        command = event.command
+        if command == "APPEND":
+            return
+        state, answered = event.state, event.finished_at
+        if command == "STATUS":
+            self.polls += 1
+            self.processed = 1
+            if answered is not None and (state == "succeeded" or state == "failed"):
+                self.processed_at = answered
+        elif state is not None:
+            self.processed = 1
+        if command == "FINALIZE":
+            if event.started_at < self.finalize_sent:
+                self.finalize_sent = event.started_at
+            if event.ok and answered is not None and answered > self.finalize_answered:
+                self.finalize_answered = answered
+        elif command != "STATUS":
+            return
+        if state is None or not event.ok:
+            return
+        # An error in processing_info is final whatever the state says (X sent in_progress
+        # with an error); the FINALIZE answer's "pending" says nothing about when X finished.
+        if state in PROCESSING_DONE or event.error_name is not None or event.error_code is not None:
+            if answered is not None and answered < self.done_answered:
+                self.done_answered = answered
+        elif command == "STATUS" and event.started_at > self.pending_sent:
+            self.pending_sent = event.started_at
+
+    def row(self) -> tuple[float, ...]:
+        return (
+            self.attempts,
+            self.retries,
+            self.polls,
+            self.processed,
+            self.processed_at,
+            self.finalize_sent,
+            self.finalize_answered,
+            self.pending_sent,
+            self.done_answered,
+        )
+
+
+def processing_interval(
+    processed: np.ndarray[Any, np.dtype[np.bool_]],
+    finalize_sent: np.ndarray[Any, np.dtype[np.float64]],
+    finalize_answered: np.ndarray[Any, np.dtype[np.float64]],
+    pending_sent: np.ndarray[Any, np.dtype[np.float64]],
+    done_answered: np.ndarray[Any, np.dtype[np.float64]],
+) -> tuple[np.ndarray[Any, np.dtype[np.float64]], np.ndarray[Any, np.dtype[np.float64]]]:
+    """The seconds X processed a file lie in [low, high], whatever the network's latency.
+
+    X started processing during the successful FINALIZE (after the first attempt was sent,
+    before that one was answered) and finished after judging the last STATUS that said "not
+    yet" (sent before X judged it) and before the first answer that said done was received:
+    low = last "not yet" STATUS sent - FINALIZE answered (0 when no STATUS said "not yet"),
+    high = first "done" answered - first FINALIZE sent. NaN where the events do not show it:
+    not processed, no FINALIZE in the batch (a resumed poll), or (high) not done yet.
+    """
+    known = processed & np.isfinite(finalize_answered)
+    done = known & np.isfinite(done_answered) & np.isfinite(finalize_sent)
+    with np.errstate(invalid="ignore"):  # inf - inf where unknown: masked just below
+        waited = np.where(np.isfinite(pending_sent), pending_sent - finalize_answered, 0.0)
+        low = np.where(known, np.maximum(waited, 0.0), np.nan)
+        high = np.where(done, done_answered - finalize_sent, np.nan)
+    return low, high
 
 
 def read_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -292,6 +434,11 @@ def _categorical(values: Sequence[Any], dtype: pd.CategoricalDtype) -> pd.Catego
     seen = set(known)
     extra = sorted((c for c in array.categories if c not in seen), key=str)
     return array.set_categories([*known, *extra])
+
+
+def _readable(paths: Sequence[str | None]) -> list[str | None]:
+    """Paths as text any frame (and Parquet) can hold: see `display_path`."""
+    return [None if path is None else display_path(path) for path in paths]
 
 
 def _floats(values: Sequence[Any]) -> np.ndarray[Any, np.dtype[np.float64]]:

@@ -13,6 +13,7 @@ renamed.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -22,7 +23,7 @@ from typing import Any
 
 import platformdirs
 
-from ._records import Event, FileRecord
+from ._records import Event, FileRecord, display_path
 
 __all__ = ["Journal", "PriorUpload", "default_journal_path"]
 
@@ -30,6 +31,14 @@ SCHEMA_VERSION = 1
 
 _EVENT_FIELDS = [f.name for f in fields(Event)]
 _FILE_FIELDS = [f.name for f in fields(FileRecord) if f.name != "user_columns"]
+_PATH = _FILE_FIELDS.index("path")
+_EVENT_PATH = _EVENT_FIELDS.index("path")
+
+
+def _exact(path: str) -> bytes:
+    """A file name's exact bytes (a name that is not valid UTF-8 included)."""
+    return os.fsencode(path)
+
 
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -38,7 +47,7 @@ _SCHEMA = [
         account TEXT NOT NULL, api TEXT NOT NULL, started_at REAL, finished_at REAL)""",
     f"""CREATE TABLE IF NOT EXISTS files (
         {", ".join(_FILE_FIELDS)}, user_columns TEXT, target_key TEXT, account TEXT,
-        PRIMARY KEY (batch_id, file_id))""",
+        path_bytes BLOB, PRIMARY KEY (batch_id, file_id))""",
     f"""CREATE TABLE IF NOT EXISTS events (
         seq INTEGER PRIMARY KEY AUTOINCREMENT, {", ".join(_EVENT_FIELDS)})""",
     "CREATE INDEX IF NOT EXISTS files_identity ON files (path, target_key, account)",
@@ -89,7 +98,7 @@ class Journal:
 
     def _add_missing_columns(self) -> None:
         # A journal written by an older mediakit lacks newer columns: add them, keep the rows.
-        for table, wanted in (("files", _FILE_FIELDS), ("events", _EVENT_FIELDS)):
+        for table, wanted in (("files", [*_FILE_FIELDS, "path_bytes"]), ("events", _EVENT_FIELDS)):
             have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
             for name in wanted:
                 if name not in have:
@@ -130,13 +139,14 @@ class Journal:
 
     def write_file(self, record: FileRecord, *, target_key: str, account: str) -> None:
         values = [getattr(record, name) for name in _FILE_FIELDS]
+        values[_PATH] = display_path(record.path)  # SQLite text must be valid UTF-8
         user = json.dumps(record.user_columns, default=str) if record.user_columns else None
-        names = [*_FILE_FIELDS, "user_columns", "target_key", "account"]
+        names = [*_FILE_FIELDS, "user_columns", "target_key", "account", "path_bytes"]
         with self._lock:
             self._db.execute(
                 f"INSERT OR REPLACE INTO files ({', '.join(names)}) "
                 f"VALUES ({', '.join('?' for _ in names)})",
-                (*values, user, target_key, account),
+                (*values, user, target_key, account, _exact(record.path)),
             )
 
     def write_files(self, records: Iterable[FileRecord], *, target_key: str, account: str) -> None:
@@ -151,6 +161,8 @@ class Journal:
 
     def write_event(self, event: Event) -> None:
         values = [getattr(event, name) for name in _EVENT_FIELDS]
+        if event.path is not None:
+            values[_EVENT_PATH] = display_path(event.path)
         with self._lock:
             self._db.execute(
                 f"INSERT INTO events ({', '.join(_EVENT_FIELDS)}) "
@@ -174,12 +186,14 @@ class Journal:
         with `sha256` the same content (a restored copy with new mtimes is still the same)."""
         same, value = ("f.sha256 = ?", sha256) if sha256 is not None else ("f.mtime IS ?", mtime)
         with self._lock:
+            # The exact bytes of the name where they are kept; older journals have text only.
             row = self._db.execute(
                 "SELECT f.* FROM files f JOIN batches b ON b.batch_id = f.batch_id "
-                f"WHERE f.path = ? AND f.bytes IS ? AND {same} AND f.target_key = ? "
+                "WHERE (f.path_bytes = ? OR (f.path_bytes IS NULL AND f.path = ?)) "
+                f"AND f.bytes IS ? AND {same} AND f.target_key = ? "
                 "AND f.account = ? AND f.state NOT IN ('queued', 'invalid') "
                 "ORDER BY b.started_at DESC, f.rowid DESC LIMIT 1",
-                (path, size, value, target_key, account),
+                (_exact(path), display_path(path), size, value, target_key, account),
             ).fetchone()
             if row is None:
                 return None
@@ -245,6 +259,8 @@ class Journal:
         records = []
         for row in file_rows:
             data = {name: row[name] for name in _FILE_FIELDS}
+            if row["path_bytes"] is not None:
+                data["path"] = os.fsdecode(bytes(row["path_bytes"]))
             data["user_columns"] = json.loads(row["user_columns"]) if row["user_columns"] else {}
             records.append(FileRecord(**data))
         events = []

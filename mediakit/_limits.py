@@ -19,6 +19,8 @@ __all__ = [
     "MEDIA_TYPES",
     "SUBTITLE_TYPES",
     "VIDEO_TYPES",
+    "X_APP_RATE_LIMITS",
+    "X_USER_RATE_LIMITS",
     "Limits",
     "canonical_category",
 ]
@@ -98,6 +100,29 @@ _DEFAULT_TYPES: dict[Kind, tuple[str, ...]] = {
     "gif": ("image/gif",),
     "video": VIDEO_TYPES,
     "subtitles": SUBTITLE_TYPES,
+}
+
+
+# X's published v2 budgets (x-media-api.md §4.1, docs `x-api/fundamentals/rate-limits.mdx`),
+# by the command each endpoint serves. Per user per 15 minutes:
+X_USER_RATE_LIMITS: Mapping[str, int] = {
+    "UPLOAD": 500,
+    "STATUS": 1000,
+    "INIT": 1875,
+    "APPEND": 1875,
+    "FINALIZE": 1875,
+    "METADATA": 500,
+    "SUBTITLES": 100,
+}
+# Per app per 24 hours:
+X_APP_RATE_LIMITS: Mapping[str, int] = {
+    "UPLOAD": 50_000,
+    "STATUS": 100_000,
+    "INIT": 180_000,
+    "APPEND": 180_000,
+    "FINALIZE": 180_000,
+    "METADATA": 50_000,
+    "SUBTITLES": 10_000,
 }
 
 

@@ -1,9 +1,12 @@
-"""`plan`: what a batch will ask of X before anything is sent.
+"""`plan`: what a batch will ask of X before anything is sent, and how long it should take.
 
 Requests per endpoint against X's 15-minute per-user budgets, segments per file, and the
 windows the budget alone forces (a batch of 3,000 one-segment images needs two INIT windows
-whatever the bandwidth). STATUS polls cannot be known in advance: they are estimated from a
-typical processing time and X's usual `check_after_secs`, and shown as an estimate.
+whatever the bandwidth). STATUS polls cannot be known in advance: they are estimated from the
+polls per processed file your history shows (else a typical 4), and shown as an estimate.
+`estimated_s` simulates the batch (see `_forecast`) with your journal history's processing
+model and upload speed when there is one, else documented defaults; `estimate.assumptions`
+says which.
 """
 
 from __future__ import annotations
@@ -11,15 +14,18 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._media import DEFAULT_CHUNK, FileCheck, discover, inspect_file
-from .emulator._ratelimit import V2_USER_LIMITS
+from ._check import whole_number
+from ._limits import X_USER_RATE_LIMITS
+from ._media import DEFAULT_CHUNK, FileCheck, discover
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from ._forecast import BatchEstimate, HistorySource
 
 __all__ = ["UploadPlan", "plan"]
 
@@ -36,6 +42,12 @@ class UploadPlan:
     requests: Mapping[str, int]
     budgets: Mapping[str, int]
     alt_texts: int
+    estimate: BatchEstimate | None = None
+
+    @property
+    def estimated_s(self) -> float | None:
+        """Seconds the batch should take (see `estimate.assumptions` for on what grounds)."""
+        return None if self.estimate is None else self.estimate.seconds
 
     @property
     def files(self) -> pd.DataFrame:
@@ -136,6 +148,8 @@ class UploadPlan:
             )
         else:
             parts.append("fits in one 15-minute rate-limit window")
+        if self.estimate is not None and ok:
+            parts.append(f"{self.estimate.describe()} ({self.estimate.assumptions[0]})")
         return "; ".join(parts)
 
     def __repr__(self) -> str:
@@ -164,35 +178,86 @@ def plan(
     chunk_size: int = DEFAULT_CHUNK,
     dm: bool = False,
     budgets: Mapping[str, int] | None = None,
+    concurrency: int = 4,
+    history: HistorySource = None,
+    target: str = "emulator",
 ) -> UploadPlan:
-    """What uploading `files` (a folder, paths, or a DataFrame with `path`) will ask of X."""
+    """What uploading `files` will ask of X before anything is sent, and how long it should
+    take (`estimated_s`).
+
+    Args:
+        files: a folder, paths, or a DataFrame with a `path` column (its `alt_text` rows
+            count as metadata requests; a `duration_s` column feeds the estimate).
+        pattern: for a folder, a glob file names must match.
+        recursive: for a folder, include sub-folders.
+        category: "auto" or one of X's media categories.
+        chunk_size: bytes per APPEND.
+        dm: with category "auto", the dm_ categories.
+        budgets: requests per 15 minutes per command (default: X's published budgets).
+        concurrency: files uploading at once, for the estimate.
+        history: where the estimate learns from: None reads every batch of the default
+            journal (when there is one), or give journal file(s), an `UploadResult` or an
+            items frame; False uses the documented defaults.
+        target: only history uploaded to this target counts ("emulator", "x" or a base URL,
+            as `result.target` says).
+
+    Returns:
+        An `UploadPlan`: requests per endpoint, the windows they need, one row per file, and
+        the estimate with its assumptions.
+
+    Raises:
+        MediaError: a folder that cannot be read.
+        ConfigurationError: a bad argument (named).
+    """
+    whole_number("chunk_size", chunk_size, minimum=1)
     checks: list[FileCheck]
     alt_texts = 0
+    durations: dict[str, float] = {}
     if isinstance(files, str | os.PathLike) and Path(files).is_dir():
         checks = discover(
             files, pattern, recursive, category=category, chunk_size=chunk_size, dm=dm
         )
     else:
-        from ._api import _rows
+        from ._inputs import checked_path, inspect_rows, rows_of
 
-        rows = _rows(files)
+        rows = rows_of(files)
         alt_texts = sum(1 for row in rows if row.get("alt_text"))
-        checks = [
-            inspect_file(
-                Path(row["path"]),
-                category=str(row.get("category") or category),
-                chunk_size=chunk_size,
-                dm=dm,
-            )
+        durations = {
+            str(Path(row["path"])): float(row["duration_s"])
             for row in rows
+            if row.get("duration_s") is not None and checked_path(row.get("path"))[0]
+        }
+        checks = [
+            check
+            if check is not None
+            else FileCheck(Path(str(row.get("path"))), problem=checked_path(row.get("path"))[1])
+            for check, row in inspect_rows(rows, category=category, chunk_size=chunk_size, dm=dm)
         ]
+    from ._forecast import PlannedFile, estimate_batch, load_history  # numpy: only when used
+
     good = [c for c in checks if c.ok]
     processed = sum(1 for c in good if c.kind in ("video", "gif"))
+    known = load_history(history, target=target)
+    polls = known.polls_per_file or ESTIMATED_POLLS_PER_PROCESSED_FILE
     requests = {
         "INIT": len(good),
         "APPEND": sum(c.segments or 0 for c in good),
         "FINALIZE": len(good),
-        "STATUS": processed * ESTIMATED_POLLS_PER_PROCESSED_FILE,
+        "STATUS": math.ceil(processed * polls),
         "METADATA": alt_texts,
     }
-    return UploadPlan(tuple(checks), requests, dict(budgets or V2_USER_LIMITS), alt_texts)
+    result = UploadPlan(tuple(checks), requests, dict(budgets or X_USER_RATE_LIMITS), alt_texts)
+    planned = [
+        PlannedFile(
+            c.size or 0,
+            c.category,
+            c.kind,
+            # preflight's probed duration when the check carries one, else the input's column
+            getattr(c, "duration_s", None) or durations.get(str(c.path)),
+        )
+        for c in good
+    ]
+    estimate = estimate_batch(
+        planned, known, concurrency=concurrency, rate_limit_floor_s=result.min_duration_s
+    )
+    return replace(result, estimate=estimate)

@@ -7,21 +7,35 @@ Media ids are strings, always: a 19-digit id does not survive a float.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
     "COMMANDS",
+    "FAILED_STATES",
     "FILE_STATES",
+    "FINAL_STATES",
+    "OK_STATES",
+    "PROCESSING_DONE",
     "PROCESSING_STATES",
     "Event",
     "FileRecord",
     "FileState",
+    "display_path",
 ]
 
+# The one vocabulary: every module names commands and states from here.
 COMMANDS = ("INIT", "APPEND", "FINALIZE", "STATUS", "UPLOAD", "METADATA")
+"""What an HTTP attempt was for, in the order a file goes through them."""
 PROCESSING_STATES = ("pending", "in_progress", "succeeded", "failed")
-FILE_STATES = (
+"""X's `processing_info.state` values."""
+PROCESSING_DONE = frozenset({"succeeded", "failed"})
+"""The `processing_info.state` values after which X's processing is over."""
+FileState = Literal[
+    "queued", "uploading", "processing", "succeeded", "failed", "invalid", "skipped", "cancelled"
+]
+FILE_STATES: tuple[FileState, ...] = (
     "queued",
     "uploading",
     "processing",
@@ -31,9 +45,25 @@ FILE_STATES = (
     "skipped",
     "cancelled",
 )
-FileState = Literal[
-    "queued", "uploading", "processing", "succeeded", "failed", "invalid", "skipped", "cancelled"
-]
+"""Every state a file of a batch can be in, in the order a file goes through them."""
+FINAL_STATES: frozenset[FileState] = frozenset(
+    {"succeeded", "failed", "invalid", "skipped", "cancelled"}
+)
+"""A file in one of these is done: it never changes state again in this batch."""
+OK_STATES: frozenset[FileState] = frozenset({"succeeded", "skipped"})
+"""Done and usable: its media id can be attached to a Post (`skipped`: uploaded earlier)."""
+FAILED_STATES: frozenset[FileState] = frozenset({"failed", "invalid"})
+"""Done and not uploaded: X refused it (`failed`) or it could not be sent (`invalid`)."""
+
+
+def display_path(path: str) -> str:
+    """`path` as text that any output can hold: a name that is not valid UTF-8 (kept by
+    Python with surrogate escapes) shows its undecodable bytes as ``\\xNN``."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+    return path
 
 
 @dataclass
@@ -110,4 +140,4 @@ class FileRecord:
 
     @property
     def final(self) -> bool:
-        return self.state in ("succeeded", "failed", "invalid", "skipped", "cancelled")
+        return self.state in FINAL_STATES

@@ -8,7 +8,7 @@ from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._clock import Clock
-from ._records import FILE_STATES, Event, FileRecord
+from ._records import FILE_STATES, FINAL_STATES, OK_STATES, Event, FileRecord
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -16,11 +16,11 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
+    from ._latency import By
+    from ._model import ProcessingTimeModel
     from ._sync import BackgroundRun
 
 __all__ = ["UploadJob", "UploadResult", "summary_line"]
-
-_DONE_OK = ("succeeded", "skipped")
 
 
 def summary_line(records: Sequence[FileRecord], target: str, elapsed_s: float | None) -> str:
@@ -35,9 +35,7 @@ def summary_line(records: Sequence[FileRecord], target: str, elapsed_s: float | 
         parts.append(f"{bad} failed (see result.failures)")
     if counts["cancelled"]:
         parts.append(f"{counts['cancelled']} cancelled")
-    running = len(records) - sum(
-        counts[s] for s in ("succeeded", "skipped", "failed", "invalid", "cancelled")
-    )
+    running = len(records) - sum(counts[s] for s in FINAL_STATES)
     if running:
         parts.append(f"{running} still running")
     if not records:
@@ -98,18 +96,42 @@ class UploadResult:
 
         return responses_frame(list(self._events))
 
+    # --- analysis: thin delegations to _latency, _model, _plots and _analysis ---------------
+
     def latency(
         self,
         *,
-        by: str | Sequence[str] = ("media_category", "size_band"),
+        by: By = ("media_category", "size_band"),
+        estimate: str = "midpoint",
         states: Sequence[str] | None = ("succeeded",),
+        metrics: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """Upload, processing and total seconds by category and size band: count, median, p90,
-        p99, max (see `mediakit._analysis.latency`; measured from the HTTP attempts)."""
-        from ._analysis import latency
+        """Queued, upload, processing, polling and total seconds per group: count, median,
+        p90, p99, max, and STATUS polls. `by`: any column or list of them, `size_band`,
+        `duration_band`, `day`, `hour`, `batch`, your columns. `estimate`: which bound of X's
+        processing interval ("lower", "upper") or "midpoint"; the table says which.
+        `metrics`: a subset of queued, upload, processing, polling, total (None: all)
+        (see `mediakit._latency.latency`)."""
+        from ._latency import latency
 
-        items = self.items  # before the events: a live batch's events then cover its items
-        return latency(items, self.events, by=by, states=states)
+        return latency(self.items, by=by, estimate=estimate, states=states, metrics=metrics)
+
+    def phases(self) -> pd.DataFrame:
+        """One row per file: queued, upload, X's processing interval (min, mid, max), the
+        polling cost each estimate leaves, STATUS polls, total (see `mediakit._latency`)."""
+        from ._latency import phases
+
+        return phases(self.items)
+
+    def processing_model(
+        self, *, estimate: str = "midpoint", min_files: int = 8
+    ) -> ProcessingTimeModel:
+        """A robust linear fit of X's processing seconds against MiB (and video seconds when
+        items have `duration_s`) per category, with its residual spread: `.table`,
+        `.predict(bytes, duration_s, category)`, `.band(...)` (see `mediakit._model`)."""
+        from ._model import ProcessingTimeModel
+
+        return ProcessingTimeModel.from_items(self.items, estimate=estimate, min_files=min_files)
 
     def expiring(self, within: str | float | timedelta = "1h") -> pd.DataFrame:
         """Uploaded media that expires within `within` ("2h", "30min", "1d", seconds) from now
@@ -118,19 +140,38 @@ class UploadResult:
 
         return expiring(self.items, within=within, now=self._clock.now())
 
-    def plot_latency(self, *, by: str = "media_category") -> Figure:
+    def plot_latency(self, *, by: str = "media_category", estimate: str = "midpoint") -> Figure:
         """Box plots of upload and processing seconds by `by` (needs the `plot` extra)."""
-        from ._analysis import plot_latency
+        from ._plots import plot_latency
 
-        items = self.items
-        return plot_latency(items, self.events, by=by)
+        return plot_latency(self.items, by=by, estimate=estimate)
 
     def plot_timeline(self, *, max_files: int = 200) -> Figure:
         """One row per file: INIT, APPEND, FINALIZE, processing bars (needs the `plot` extra)."""
-        from ._analysis import plot_timeline
+        from ._plots import plot_timeline
 
-        items = self.items
+        items = self.items  # before the events: a live batch's events then cover its items
         return plot_timeline(items, self.events, max_files=max_files)
+
+    def plot_processing(
+        self, *, model: ProcessingTimeModel | None = None, estimate: str = "midpoint"
+    ) -> Figure:
+        """Processing seconds against size per category: each file's polling interval, the
+        fitted line and its 90 % band (needs the `plot` extra)."""
+        from ._plots import plot_processing
+
+        return plot_processing(self.items, model=model, estimate=estimate)
+
+    def plot_ecdf(
+        self, *, metric: str = "processing", by: By = "media_category", estimate: str = "midpoint"
+    ) -> Figure:
+        """ECDF of a phase's seconds per group; for processing, with the ECDFs of the
+        interval's bounds around it (needs the `plot` extra)."""
+        from ._plots import plot_ecdf
+
+        return plot_ecdf(self.items, metric=metric, by=by, estimate=estimate)
+
+    # --- outcomes -------------------------------------------------------------------------
 
     @property
     def failures(self) -> pd.DataFrame:
@@ -145,11 +186,11 @@ class UploadResult:
     @property
     def ok(self) -> bool:
         """True when every file succeeded or was already uploaded."""
-        return all(record.state in _DONE_OK for record in self._records)
+        return all(record.state in OK_STATES for record in self._records)
 
     @property
     def media_ids(self) -> dict[str, str]:
-        return {r.path: r.media_id for r in self._records if r.media_id and r.state in _DONE_OK}
+        return {r.path: r.media_id for r in self._records if r.media_id and r.state in OK_STATES}
 
     @property
     def elapsed_s(self) -> float | None:
@@ -166,7 +207,7 @@ class UploadResult:
 
     def _repr_html_(self) -> str:
         """In a notebook: target, counts by state, totals, the first failures and why."""
-        from ._widgets import result_html
+        from ._html import result_html
 
         return result_html(self, title="UploadResult", failures_where="result.failures")
 
@@ -224,7 +265,7 @@ class UploadJob:
 
     def _repr_html_(self) -> str:
         """In a notebook: the batch as it stands (the dashboard shows it live)."""
-        from ._widgets import result_html
+        from ._html import result_html
 
         done = self.done()
         return result_html(

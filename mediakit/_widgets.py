@@ -4,7 +4,7 @@ One aggregate view, never a bar per file: files and bytes done, counts by state,
 and ETA, the rate-limit budget, the files in flight (a bounded number: a 10,000-file batch
 shows the few being worked on and counts for the rest), failures as they happen, a Cancel
 button. A fixed set of widgets is updated in place: each redraw sends at most one message per
-widget whose value changed (`hold_sync`), and redraws are throttled by `Progress.refresh`, so
+widget whose value changed (`hold_sync`), and redraws are throttled by `NullView.refresh`, so
 messages per second do not grow with the number of files.
 
 Threads: redraws run on the batch's loop (the kernel's main thread in Jupyter). A click on
@@ -20,174 +20,31 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from contextlib import ExitStack, suppress
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from ._progress import (
-    BudgetLine,
-    Failure,
-    InFlight,
-    Progress,
-    Snapshot,
-    Throughput,
-    clock_time,
-    format_bytes,
-    format_duration,
-    in_notebook_kernel,
+from ._html import (
+    BAR_STYLES,
+    MUTED,
+    OUTCOME_COLORS,
+    budget_html,
+    counts_html,
+    failures_html,
+    in_flight_html,
 )
+from ._snapshot import Snapshot, Throughput, format_bytes
+from ._view import NullView, in_notebook_kernel
 
 if TYPE_CHECKING:
     from ._budget import Budget
-    from ._result import UploadResult
+    from ._snapshot import BatchState
 
-__all__ = ["WidgetProgress", "result_html"]
-
-STATE_COLORS = {
-    "queued": "#6b7280",
-    "uploading": "#2563eb",
-    "processing": "#7c3aed",
-    "succeeded": "#15803d",
-    "failed": "#b91c1c",
-    "invalid": "#b91c1c",
-    "skipped": "#0f766e",
-    "cancelled": "#b45309",
-}
-OUTCOME_COLORS = {
-    "running": "#2563eb",
-    "succeeded": "#15803d",
-    "failed": "#b91c1c",
-    "cancelled": "#b45309",
-}
-BAR_STYLES = {"running": "info", "succeeded": "success", "failed": "danger", "cancelled": "warning"}
-_MONO = "font-family: var(--jp-code-font-family, monospace); font-size: 12px; line-height: 1.45"
-_MUTED = "color: var(--jp-ui-font-color2, #6b7280)"
+__all__ = ["WidgetView"]
 
 
-# --- HTML pieces (no ipywidgets) -----------------------------------------------------------
-
-
-def counts_html(counts: Mapping[str, int]) -> str:
-    """`queued 12 · uploading 4 · succeeded 21 · failed 1`, each state in its colour."""
-    if not counts:
-        return f'<span style="{_MUTED}">no files</span>'
-    chips = [
-        f'<span class="mediakit-count mediakit-count-{escape(state)}" '
-        f'style="color: {STATE_COLORS.get(state, "inherit")}; font-weight: 600">'
-        f"{escape(state)} {n:,}</span>"
-        for state, n in counts.items()
-    ]
-    return " · ".join(chips)
-
-
-def budget_html(lines: Sequence[BudgetLine]) -> str:
-    """`rate limits left: init 1,853/1,875 · append 1,702/1,875 · … · resets 10:45:03`."""
-    if not lines:
-        return ""
-    resets = [line.reset_at for line in lines if line.reset_at is not None]
-    one_reset = bool(resets) and max(resets) - min(resets) < 60
-    parts = []
-    for line in lines:
-        style = f"color: {STATE_COLORS['failed']}; font-weight: 600" if line.low else ""
-        left = "?" if line.remaining is None else f"{line.remaining:,}"
-        text = f"{line.command.lower()} {left}"
-        if line.limit is not None:
-            text += f"/{line.limit:,}"
-        if line.reset_at is not None and not one_reset:
-            text += f" (resets {clock_time(line.reset_at)})"
-        parts.append(f'<span style="{style}">{escape(text)}</span>')
-    if one_reset:
-        parts.append(f"resets {clock_time(min(resets))}")
-    return (
-        f'<div style="line-height: 1.45"><span style="{_MUTED}">rate limits left: </span>'
-        + " · ".join(parts)
-        + "</div>"
-    )
-
-
-def in_flight_html(rows: Sequence[InFlight], total: int) -> str:
-    if not rows:
-        return ""
-    body = "".join(
-        "<tr>"
-        f'<td style="padding: 0 12px 0 0; max-width: 28em; overflow: hidden; '
-        f'text-overflow: ellipsis; white-space: nowrap">{escape(row.name)}</td>'
-        f'<td style="padding: 0; color: {STATE_COLORS.get(row.state, "inherit")}">'
-        f"{escape(row.describe())}</td>"
-        "</tr>"
-        for row in rows
-    )
-    more = total - len(rows)
-    tail = f'<div style="{_MUTED}">+ {more:,} more in flight</div>' if more > 0 else ""
-    return (
-        f'<div class="mediakit-in-flight" style="{_MONO}; margin-top: 6px">'
-        f'<div style="{_MUTED}">in flight</div>'
-        f'<table style="border-collapse: collapse">{body}</table>{tail}</div>'
-    )
-
-
-def failures_html(rows: Sequence[Failure], total: int, where: str = "result.failures") -> str:
-    if not rows:
-        return ""
-    body = "".join(
-        "<tr>"
-        f'<td style="padding: 0 12px 0 0; white-space: nowrap; vertical-align: top">'
-        f"{escape(row.name)}</td>"
-        f'<td style="padding: 0; color: {STATE_COLORS["failed"]}">{escape(row.reason)}</td>'
-        "</tr>"
-        for row in rows
-    )
-    more = total - len(rows)
-    tail = (
-        f'<div style="{_MUTED}">+ {more:,} more: {escape(where)}</div>'
-        if more > 0
-        else f'<div style="{_MUTED}">all of them: {escape(where)}</div>'
-    )
-    return (
-        f'<div class="mediakit-failures" style="{_MONO}; margin-top: 6px">'
-        f'<div style="color: {STATE_COLORS["failed"]}; font-weight: 600">'
-        f"{total:,} failed</div>"
-        f'<table style="border-collapse: collapse">{body}</table>{tail}</div>'
-    )
-
-
-def result_html(
-    result: UploadResult, *, title: str, failures_where: str, finished: bool | None = None
-) -> str:
-    """The static HTML of a result or a job: target, counts, totals, the first failures."""
-    if finished is None:
-        finished = result.finished_at is not None
-    snapshot = Snapshot.take(result, finished=finished, max_failures=5)
-    color = OUTCOME_COLORS[snapshot.outcome]
-    totals = [f"{snapshot.files_total:,} files", f"{format_bytes(snapshot.bytes_done)} uploaded"]
-    elapsed = snapshot.elapsed_s
-    if elapsed:
-        totals.append(f"in {format_duration(elapsed)}")
-        if snapshot.bytes_done:
-            totals.append(f"{format_bytes(snapshot.bytes_done / elapsed)}/s")
-    target = "the built-in emulator" if result.target == "emulator" else result.target or "?"
-    details = f"target {escape(target)} · api {escape(result.api)}"
-    if result.batch_id:
-        details += f" · batch {escape(result.batch_id)}"
-    summary = result.summary() if finished or result.records else "starting…"
-    return (
-        f'<div class="mediakit-result mediakit-{snapshot.outcome}" '
-        f'style="border-left: 4px solid {color}; padding: 2px 10px; line-height: 1.5">'
-        f'<div><b>{escape(title)}</b> <span style="color: {color}">'
-        f"{escape(summary)}</span></div>"
-        f'<div style="{_MUTED}">{details}</div>'
-        f"<div>{counts_html(snapshot.counts)}</div>"
-        f'<div style="{_MUTED}">{escape(" · ".join(totals))}</div>'
-        f"{failures_html(snapshot.failures, snapshot.failures_total, failures_where)}"
-        "</div>"
-    )
-
-
-# --- the dashboard ------------------------------------------------------------------------
-
-
-class WidgetProgress(Progress):
+class WidgetView(NullView):
     """The ipywidgets dashboard of one batch (`progress="widgets"`, the default in Jupyter)."""
 
     def __init__(self, *, max_in_flight: int = 8, max_failures: int = 8) -> None:
@@ -208,7 +65,7 @@ class WidgetProgress(Progress):
             )
 
         def caption(text: str) -> Any:
-            return w.HTML(f'<span style="{_MUTED}">{text}</span>', layout=w.Layout(width="44px"))
+            return w.HTML(f'<span style="{MUTED}">{text}</span>', layout=w.Layout(width="44px"))
 
         self.title = w.HTML()
         self.cancel_button = w.Button(
@@ -292,7 +149,7 @@ class WidgetProgress(Progress):
 
     def start(
         self,
-        live: Callable[[], UploadResult],
+        live: Callable[[], BatchState],
         budget: Callable[[], dict[str, Budget]],
         cancel: Callable[[], None],
     ) -> None:
@@ -301,7 +158,7 @@ class WidgetProgress(Progress):
         super().start(live, budget, cancel)
         self.draw()
 
-    def snapshot(self, result: UploadResult | None = None, *, finished: bool = False) -> Snapshot:
+    def snapshot(self, result: BatchState | None = None, *, finished: bool = False) -> Snapshot:
         if result is None:
             assert self.live is not None
             result = self.live()
@@ -319,7 +176,7 @@ class WidgetProgress(Progress):
             return
         self._render(self.snapshot())
 
-    def finish(self, result: UploadResult) -> None:
+    def finish(self, result: BatchState) -> None:
         self._finished = True
         snapshot = self.snapshot(result, finished=True)
         self._render(snapshot, summary=result.summary())
@@ -357,7 +214,7 @@ class WidgetProgress(Progress):
                 f" · {_percent(s.bytes_fraction):.0f} %"
             )
             self.sections = {
-                "rate": f'<div style="{_MUTED}">{escape(s.rate_text())}</div>',
+                "rate": f'<div style="{MUTED}">{escape(s.rate_text())}</div>',
                 "counts": f"<div>{counts_html(s.counts)}</div>",
                 "budget": budget_html(s.budget),
                 "in_flight": in_flight_html(s.in_flight, s.in_flight_total),

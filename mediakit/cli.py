@@ -259,7 +259,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from ._cli_common import EXIT_CANCELLED, EXIT_FAILED, EXIT_USAGE, UsageError
-    from ._errors import MediakitError
+    from ._errors import ConfigurationError, JournalError, MediaError, MediakitError
 
     parser = _parser()
     args = parser.parse_args(argv)
@@ -274,11 +274,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # a second Ctrl-C, or one before the batch started
         print(f"mediakit {args.command}: cancelled", file=sys.stderr)
         return EXIT_CANCELLED
-    except (UsageError, MediakitError) as exc:
-        # Errors that stop a command before it uploads anything: bad input, missing
-        # credentials, no such journal. Per-file problems never get here (they are rows).
+    except (UsageError, ConfigurationError, MediaError, JournalError) as exc:
+        # What stops a command before it uploads anything: bad input, missing credentials,
+        # no such journal. Per-file problems never get here (they are rows).
         print(f"mediakit {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except MediakitError as exc:  # e.g. a server that never answered: the batch stopped early
+        print(f"mediakit {args.command}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except BrokenPipeError:
         # The reader went away (`mediakit upload … | head`): stop quietly, as Unix tools do,
         # and keep Python from complaining again when it flushes stdout at exit.

@@ -29,22 +29,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from xdk.oauth1_auth import OAuth1 as XdkOAuth1
 
-from mediakit._auth import (
-    APP_ONLY_BEARER_MESSAGE,
-    TOKEN_REFRESH_EXTENSION,
-    Credentials,
-    OAuth1Signer,
-    OAuth1Verdict,
-    UserToken,
-    UserTokenAuth,
-    bearer_token,
-    redact,
-    refresh_user_token,
-    refuse_app_only_bearer,
-    verify_oauth1,
-)
 from mediakit._clock import ManualClock
+from mediakit._credentials import APP_ONLY_BEARER_MESSAGE, Credentials, refuse_app_only_bearer
 from mediakit._errors import AuthError, CredentialsError
+from mediakit._oauth1 import OAuth1Signer
+from mediakit._oauth2 import TOKEN_REFRESH_EXTENSION, UserToken, UserTokenAuth, refresh_user_token
+from mediakit._secrets import redact
+from mediakit.emulator._verify import OAuth1Verdict, bearer_token, verify_oauth1
 
 # X's published OAuth 1.0a example (docs.x.com "Creating a signature" / "Authorizing a request").
 CONSUMER_KEY = "xvz1evFS4wEEPTGEFPHBog"

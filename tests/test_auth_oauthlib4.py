@@ -28,7 +28,8 @@ CHECK = textwrap.dedent(
     import httpx
     import oauthlib
 
-    from mediakit._auth import OAuth1Signer, verify_oauth1
+    from mediakit._oauth1 import OAuth1Signer
+    from mediakit.emulator._verify import verify_oauth1
     from mediakit._clock import ManualClock
 
     assert oauthlib.__version__.startswith("4"), oauthlib.__version__

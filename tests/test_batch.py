@@ -17,9 +17,9 @@ import pytest
 
 import mediakit as mk
 from mediakit import ManualClock, ScaledClock
-from mediakit._auth import Credentials
 from mediakit._batch import Batch, BatchInput
 from mediakit._client import MediaClient, RetryPolicy
+from mediakit._credentials import Credentials
 from mediakit._media import inspect_file
 from mediakit._records import FileRecord
 from mediakit.emulator import Emulator, running

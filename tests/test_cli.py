@@ -13,6 +13,7 @@ import pty
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -441,3 +442,13 @@ def test_demo_runs_and_says_where_everything_is(tmp_path: Path) -> None:
         mediakit("journal", home / "journal.sqlite", "--batch", "all", "--json").stdout
     )
     assert journaled["counts"] == {"succeeded": 12, "invalid": 4}
+
+
+def test_an_unreachable_server_is_1_with_one_clear_line(photos: Path) -> None:
+    with socket.socket() as sock:  # a port nobody listens on: bound, never listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        done = mediakit("upload", photos, "--base-url", f"http://127.0.0.1:{port}")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"cannot reach http://127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr

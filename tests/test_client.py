@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from mediakit import ManualClock, ScaledClock
-from mediakit._auth import Credentials
 from mediakit._client import MediaClient, RetryPolicy
+from mediakit._credentials import Credentials
 from mediakit._errors import (
     APIError,
     AuthError,

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from mediakit import ManualClock
-from mediakit._auth import OAuth1Signer
+from mediakit._oauth1 import OAuth1Signer
 from mediakit.emulator import DEMO, Emulator, running
 from mediakit.emulator._ratelimit import RateLimits
 

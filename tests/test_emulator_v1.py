@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from mediakit import Limits, ManualClock, ScaledClock
-from mediakit._auth import OAuth1Signer
+from mediakit._oauth1 import OAuth1Signer
 from mediakit.emulator import DEMO, Emulator
 from mediakit.emulator._ratelimit import RateLimits
 

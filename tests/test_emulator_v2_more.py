@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from mediakit import ManualClock
-from mediakit._auth import OAuth1Signer
+from mediakit._oauth1 import OAuth1Signer
 from mediakit.emulator import DEMO, Emulator
 
 from . import mediafactory as mf

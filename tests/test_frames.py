@@ -71,8 +71,11 @@ ITEM_DTYPES = {
     "retries": "Int32",
     "started_at": "datetime64[us, UTC]",
     "finished_at": "datetime64[us, UTC]",
+    "queued_s": "float64",
     "upload_s": "float64",
     "processing_s": "float64",
+    "processing_s_min": "float64",
+    "processing_s_max": "float64",
     "total_s": "float64",
     "throughput": "float64",
     "status_polls": "Int32",
@@ -83,6 +86,7 @@ ITEM_DTYPES = {
     "error_message": "string",
     "batch_id": "string",
     "file_id": "Int64",
+    "path_bytes": "object",
 }
 
 
@@ -363,6 +367,11 @@ def test_items_frame_one_row_per_file_with_computed_columns() -> None:
     assert video["upload_s"] == pytest.approx(2.5)
     assert video["processing_s"] == pytest.approx(6.5)
     assert video["total_s"] == pytest.approx(9.0)
+    # X finished after the in_progress STATUS was sent (T0+3.5), less the FINALIZE answer
+    # (T0+2.5), and before the succeeded answer (T0+9) less the FINALIZE sent (T0+2)
+    assert video["processing_s_min"] == pytest.approx(1.0)
+    assert video["processing_s_max"] == pytest.approx(7.0)
+    assert video["queued_s"] == 0.0  # the batch's first file
     assert video["throughput"] == pytest.approx(5_000_000 / 2.5 / 1e6)
     assert video["expired"] is not pd.NA
     assert not video["expired"]
@@ -373,6 +382,8 @@ def test_items_frame_one_row_per_file_with_computed_columns() -> None:
     assert image["status_polls"] == 0
     assert np.isnan(image["processing_s"])  # never processed: no STATUS, no processing state
     assert image["upload_s"] == pytest.approx(0.5)
+    assert np.isnan(image["processing_s_min"]) and np.isnan(image["processing_s_max"])
+    assert image["queued_s"] == pytest.approx(1.0)  # started 1 s after the batch's first file
     assert bool(image["expired"]) is True
 
     assert broken["state"] == "invalid"
@@ -382,7 +393,11 @@ def test_items_frame_one_row_per_file_with_computed_columns() -> None:
     assert pd.isna(broken["bytes"])
     assert pd.isna(broken["expired"])
     assert pd.isna(broken["started_at"])
-    assert all(np.isnan(broken[c]) for c in ("upload_s", "processing_s", "total_s", "throughput"))
+    assert all(
+        np.isnan(broken[c])
+        for c in ("queued_s", "upload_s", "processing_s", "total_s", "throughput")
+    )
+    assert np.isnan(broken["processing_s_min"]) and np.isnan(broken["processing_s_max"])
 
 
 def test_processing_state_in_finalize_counts_as_processed() -> None:
@@ -393,6 +408,54 @@ def test_processing_state_in_finalize_counts_as_processed() -> None:
     df = items_frame([record], [finalize], now=T0)
     assert df["processing_s"][0] == pytest.approx(3.0)
     assert df["status_polls"][0] == 0
+
+
+def test_processing_interval_rules() -> None:
+    """Retried FINALIZE and STATUS, an error that ends processing, a batch still polling."""
+    record = FileRecord("b1", 1, "a.mp4", bytes=10, started_at=T0, uploaded_at=T0 + 3)
+
+    def event(command: str, sent: float, answered: float, **fields: Any) -> Event:
+        return Event("b1", 1, "a.mp4", command, 1, T0 + sent, T0 + answered, **fields)
+
+    events = [
+        event("INIT", 0.0, 0.5, ok=True),
+        event("FINALIZE", 1.0, 2.0, ok=False, http_status=503),  # the first attempt: sent at 1
+        event("FINALIZE", 2.5, 3.0, ok=True, state="pending"),  # answered at 3
+        event("STATUS", 4.0, 4.5, ok=True, state="in_progress"),
+        event("STATUS", 6.0, 6.5, ok=False, http_status=503),  # says nothing about X's state
+        event("STATUS", 7.0, 7.5, ok=True, state="pending"),  # the last "not yet": sent at 7
+    ]
+    still = items_frame([record], events, now=T0).iloc[0]
+    assert still["processing_s_min"] == pytest.approx(4.0)  # 7 - 3: at least this long
+    assert np.isnan(still["processing_s_max"])  # not done yet: no upper bound
+    # X put an error in an in_progress answer: final, whatever the state says
+    done = [*events, event("STATUS", 9.0, 9.25, ok=True, state="in_progress", error_name="X")]
+    done.append(event("STATUS", 10.0, 10.5, ok=True, state="failed"))  # later answers: no matter
+    row = items_frame([record], done, now=T0).iloc[0]
+    assert row["processing_s_min"] == pytest.approx(4.0)
+    assert row["processing_s_max"] == pytest.approx(8.25)  # 9.25 - 1
+    # a FINALIZE that answers done at once: no "not yet", the lower bound is 0
+    sync = [events[0], event("FINALIZE", 1.0, 1.5, ok=True, state="succeeded")]
+    row = items_frame([record], sync, now=T0).iloc[0]
+    assert (row["processing_s_min"], row["processing_s_max"]) == (0.0, 0.5)
+    # a resumed poll has no FINALIZE in its batch: the interval is unknown, not invented
+    resumed = [event("STATUS", 1.0, 1.5, ok=True, state="succeeded")]
+    row = items_frame([record], resumed, now=T0).iloc[0]
+    assert np.isnan(row["processing_s_min"]) and np.isnan(row["processing_s_max"])
+
+
+def test_queued_s_counts_from_the_first_start_of_each_batch() -> None:
+    files = [
+        FileRecord("b1", 0, "a.mp4", started_at=T0 + 0.25),
+        FileRecord("b1", 1, "b.mp4", started_at=T0 + 5.0),
+        FileRecord("b2", 0, "c.mp4", started_at=T0 + 100.0),
+        FileRecord("b2", 1, "d.mp4"),  # never started (cancelled while queued)
+    ]
+    # b1's first request was sent before any record says it started (a resumed poll, say)
+    events = [Event("b1", 0, "a.mp4", "STATUS", 1, T0, T0 + 0.1)]
+    queued = items_frame(files, events, now=T0)["queued_s"].tolist()
+    assert queued[:3] == [0.25, 5.0, 0.0]
+    assert np.isnan(queued[3])
 
 
 def test_throughput_is_null_without_upload_time() -> None:

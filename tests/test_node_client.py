@@ -67,8 +67,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import trustme
 
-from mediakit._auth import verify_oauth1
 from mediakit.emulator import DEMO, Emulator, running
+from mediakit.emulator._verify import verify_oauth1
 
 from . import mediafactory as mf
 

@@ -24,19 +24,13 @@ import mediakit as mk
 from mediakit import ScaledClock
 from mediakit._budget import Budget
 from mediakit._errors import ConfigurationError
-from mediakit._progress import (
-    REFRESH_S,
-    Progress,
-    Snapshot,
-    TextProgress,
-    Throughput,
-    format_duration,
-    in_notebook_kernel,
-    make_progress,
-)
 from mediakit._records import FileRecord
 from mediakit._result import UploadResult
-from mediakit._widgets import WidgetProgress
+from mediakit._run import make_view
+from mediakit._snapshot import Snapshot, Throughput, format_elapsed
+from mediakit._text import TextView
+from mediakit._view import REFRESH_S, NullView, in_notebook_kernel
+from mediakit._widgets import WidgetView
 from mediakit.emulator import Emulator
 
 from . import mediafactory as mf
@@ -86,7 +80,7 @@ async def test_dashboard_after_a_batch_with_failures(
     mf.make_mp4(media_dir / "clip.mp4", seconds=1.0)
     (media_dir / "empty.jpg").write_bytes(b"")
     mf.make_noise(media_dir / "notes <b>.bin", 3000)
-    view = WidgetProgress()
+    view = WidgetView()
     result = await mk.upload_folder_async(media_dir, emulator=emulator, progress=view)
 
     assert result.counts == {"succeeded": 5, "invalid": 2}
@@ -120,7 +114,7 @@ async def test_dashboard_ends_green_and_moved_while_running(
     mf.make_gif(media_dir / "c.gif", frames=4)
     for i in range(3):
         mf.make_jpeg(media_dir / f"d{i}.jpg", 64, 48)
-    view = WidgetProgress()
+    view = WidgetView()
     seen: list[tuple[str, str, float, str]] = []
     draw = view.draw
 
@@ -163,7 +157,7 @@ def test_cancel_button_stops_a_background_job(emulator: Emulator, media_dir: Pat
     slow = Emulator(
         clock=ScaledClock(1), processing_seconds=30.0, state=media_dir.parent / "slow.sqlite"
     )
-    view = WidgetProgress()
+    view = WidgetView()
     job = mk.upload_folder(media_dir, emulator=slow, progress=view, wait=False)
     try:
         deadline = time.monotonic() + 20
@@ -191,7 +185,7 @@ async def test_cancel_button_in_a_blocking_call_returns_what_was_done(
     mf.make_jpeg(media_dir / "photo.jpg")
     mf.make_mp4(media_dir / "clip.mp4", seconds=1.0)
     slow = Emulator(clock=ScaledClock(1), processing_seconds=30.0, state=tmp_path / "slow.sqlite")
-    view = WidgetProgress()
+    view = WidgetView()
     loop = asyncio.get_running_loop()
 
     def click_when_processing() -> None:
@@ -264,11 +258,11 @@ def instant_x() -> httpx.MockTransport:
 
 def measured_batch(
     folder: Path, monkeypatch: pytest.MonkeyPatch
-) -> tuple[UploadResult, WidgetProgress, int, float]:
+) -> tuple[UploadResult, WidgetView, int, float]:
     """(result, view, messages sent after the dashboard was built, seconds the batch ran)."""
     RecordingComm.sent = []
     monkeypatch.setattr(comm, "create_comm", RecordingComm)
-    view = WidgetProgress()
+    view = WidgetView()
     opened = len(RecordingComm.sent)
     assert "comm_open" in RecordingComm.sent
     started = time.monotonic()
@@ -344,7 +338,7 @@ def test_ten_thousand_files_show_the_files_in_flight_and_counts_for_the_rest() -
         started_at=0.0,
         finished_at=None,
     )
-    view = WidgetProgress()
+    view = WidgetView()
     view.start(lambda: result, lambda: {"APPEND": Budget(1875, 100, 1e9)}, lambda: None)
     started = time.perf_counter()
     view.draw()
@@ -372,10 +366,10 @@ def test_throughput_and_eta() -> None:
     bytes_per_s, files_per_s = rate.rates()
     assert bytes_per_s == pytest.approx(1000, rel=0.05)
     assert files_per_s == pytest.approx(1 / 3, rel=0.2)
-    assert format_duration(4.25) == "4.2 s"
-    assert format_duration(42) == "42 s"
-    assert format_duration(187) == "3:07"
-    assert format_duration(3765) == "1:02:45"
+    assert format_elapsed(4.25) == "4.2 s"
+    assert format_elapsed(42) == "42 s"
+    assert format_elapsed(187) == "3:07"
+    assert format_elapsed(3765) == "1:02:45"
 
 
 # --- text mode and the choice of view --------------------------------------------------------
@@ -392,7 +386,7 @@ async def test_text_mode_on_a_terminal_redraws_one_line(
     mf.make_mp4(media_dir / "clip.mp4", seconds=1.0)
     mf.make_png(media_dir / "a.png")
     out = FakeTerminal()
-    view = TextProgress(out)
+    view = TextView(out)
     result = await mk.upload_folder_async(media_dir, emulator=watchable, progress=view)
     text = out.getvalue()
     frames = [frame for frame in text.split("\r") if frame.strip()]
@@ -408,12 +402,10 @@ async def test_text_mode_in_a_log_writes_a_line_now_and_then(
 ) -> None:
     mf.make_mp4(media_dir / "clip.mp4", seconds=1.0)
     quiet, chatty = io.StringIO(), io.StringIO()
-    result = await mk.upload_folder_async(
-        media_dir, emulator=watchable, progress=TextProgress(quiet)
-    )
+    result = await mk.upload_folder_async(media_dir, emulator=watchable, progress=TextView(quiet))
     assert quiet.getvalue() == result.summary() + "\n"  # short batch: the summary only
     result = await mk.upload_folder_async(
-        media_dir, emulator=watchable, progress=TextProgress(chatty, log_every_s=0), force=True
+        media_dir, emulator=watchable, progress=TextView(chatty, log_every_s=0), force=True
     )
     lines = chatty.getvalue().splitlines()
     assert "\r" not in chatty.getvalue()
@@ -456,27 +448,27 @@ def test_progress_none_prints_nothing(
 
 def test_mode_from_argument_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MEDIAKIT_PROGRESS", raising=False)
-    assert type(make_progress("none")) is Progress
-    assert type(make_progress("text")) is TextProgress
-    assert type(make_progress("widgets")) is WidgetProgress
-    assert type(make_progress("auto")) is TextProgress  # not in a notebook kernel
-    view = TextProgress()
-    assert make_progress(view) is view
-    for env, expected in (("none", Progress), ("widgets", WidgetProgress), ("TEXT", TextProgress)):
+    assert type(make_view("none")) is NullView
+    assert type(make_view("text")) is TextView
+    assert type(make_view("widgets")) is WidgetView
+    assert type(make_view("auto")) is TextView  # not in a notebook kernel
+    view = TextView()
+    assert make_view(view) is view
+    for env, expected in (("none", NullView), ("widgets", WidgetView), ("TEXT", TextView)):
         monkeypatch.setenv("MEDIAKIT_PROGRESS", env)
-        assert type(make_progress("auto")) is expected
-        assert type(make_progress(None)) is expected
-        assert type(make_progress("none")) is Progress  # an explicit mode wins
+        assert type(make_view("auto")) is expected
+        assert type(make_view(None)) is expected
+        assert type(make_view("none")) is NullView  # an explicit mode wins
     monkeypatch.setenv("MEDIAKIT_PROGRESS", "")
-    assert type(make_progress("auto")) is TextProgress
+    assert type(make_view("auto")) is TextView
     monkeypatch.setenv("MEDIAKIT_PROGRESS", "fancy")
     with pytest.raises(ConfigurationError, match="MEDIAKIT_PROGRESS must be one of"):
-        make_progress("auto")
+        make_view("auto")
     with pytest.raises(ConfigurationError, match="progress must be one of"):
-        make_progress("bars")
+        make_view("bars")
     monkeypatch.delenv("MEDIAKIT_PROGRESS")
-    monkeypatch.setattr("mediakit._progress.in_notebook_kernel", lambda: True)
-    assert type(make_progress("auto")) is WidgetProgress
+    monkeypatch.setattr("mediakit._run.in_notebook_kernel", lambda: True)
+    assert type(make_view("auto")) is WidgetView
 
 
 def test_notebook_kernel_detection(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -636,6 +628,6 @@ def test_cancel_clicks_go_where_the_front_end_sent_them(monkeypatch: pytest.Monk
             return None  # "the main shell"
 
     monkeypatch.setattr(comm, "create_comm", KernelComm)
-    view = WidgetProgress()
+    view = WidgetView()
     assert view.cancel_button.comm._reply_subshell_for({}, "subshell-1") == "subshell-1"
     assert view.title.comm._reply_subshell_for({}, "subshell-1") is None  # others untouched

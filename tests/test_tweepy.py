@@ -46,9 +46,9 @@ import requests
 import trustme
 import tweepy
 
-from mediakit._auth import verify_oauth1
 from mediakit.emulator import DEMO, Emulator, running
 from mediakit.emulator._ratelimit import RateLimits
+from mediakit.emulator._verify import verify_oauth1
 
 from . import mediafactory as mf
 

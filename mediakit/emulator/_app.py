@@ -199,6 +199,11 @@ class Emulator:
         return self._store.state_path
 
     @property
+    def state_id(self) -> str:
+        """The identity of this emulator's state: a UUID made with it and kept in its file."""
+        return self._store.state_id
+
+    @property
     def media(self) -> list[MediaRecord]:
         """Every media id the emulator holds, with its state as of now."""
         return [self._record(row) for row in self._store.all_media()]
@@ -346,6 +351,8 @@ class Emulator:
                 headers = record.extra.get("rate_limit_headers")
                 if headers:
                     response.headers.update(headers)
+                # X tags every answer with the id its support asks for.
+                response.headers["x-transaction-id"] = secrets.token_hex(8)
                 record.status = response.status_code
                 return response
             finally:
@@ -418,7 +425,7 @@ class Emulator:
         return JSONResponse([asdict(record) for record in self.requests])
 
     async def _health(self, request: Request) -> Response:
-        return JSONResponse({"ok": True, "now": self.clock.now()})
+        return JSONResponse({"ok": True, "now": self.clock.now(), "state_id": self._store.state_id})
 
 
 class _DroppedConnection(Response):

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .._auth import bearer_token, verify_oauth1
 from ._config import EmulatorConfig
 from ._problems import forbidden, unauthorized, unsupported_authentication
 from ._store import Store
+from ._verify import bearer_token, verify_oauth1
 
 __all__ = ["X_HOSTS", "Gate", "Principal"]
 

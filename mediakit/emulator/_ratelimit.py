@@ -13,31 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .._clock import Clock
+from .._limits import X_APP_RATE_LIMITS, X_USER_RATE_LIMITS
 from ._faults import FaultInjector
 from ._log import note
 
 __all__ = ["V2_APP_LIMITS", "V2_USER_LIMITS", "Limiter", "RateLimited", "RateLimits"]
 
-# Per user per 15 minutes, by command (the endpoint each command is served by).
-V2_USER_LIMITS: Mapping[str, int] = {
-    "UPLOAD": 500,
-    "STATUS": 1000,
-    "INIT": 1875,
-    "APPEND": 1875,
-    "FINALIZE": 1875,
-    "METADATA": 500,
-    "SUBTITLES": 100,
-}
-# Per app per 24 hours.
-V2_APP_LIMITS: Mapping[str, int] = {
-    "UPLOAD": 50_000,
-    "STATUS": 100_000,
-    "INIT": 180_000,
-    "APPEND": 180_000,
-    "FINALIZE": 180_000,
-    "METADATA": 50_000,
-    "SUBTITLES": 10_000,
-}
+# X's budgets live in the core's limits table; the old names stay for existing imports.
+V2_USER_LIMITS = X_USER_RATE_LIMITS
+V2_APP_LIMITS = X_APP_RATE_LIMITS
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -159,6 +160,14 @@ class Store:
             db.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
+            )
+            # The state's identity: made with it, kept with it (clients key resume on it).
+            db.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('state_id', ?)",
+                (str(uuid.uuid4()),),
+            )
+            self.state_id = str(
+                db.execute("SELECT value FROM meta WHERE key='state_id'").fetchone()[0]
             )
 
     @contextmanager

@@ -1,104 +1,56 @@
-"""How a batch shows its progress: an observer the batch notifies, never the other way round.
+"""What every progress view shows, computed once per redraw by `Snapshot.take`.
 
-The batch only calls `changed()` (cheap: it marks the view dirty); the view redraws itself at
-most a few times a second from `refresh()`, which the batch runs as a task on its own loop, so
-updates stay on the thread that runs the batch (the kernel's, in Jupyter). However many files
-and however many changes, a view costs at most one redraw per `REFRESH_S`: a 10,000-file batch
-sends no more widget messages per second than a 10-file one. `finish()` draws the final state
-and prints the one-line summary, so front ends without widgets still show the outcome.
-
-What every view shows is computed once, by `Snapshot.take`: files and bytes done, counts by
-state, throughput and ETA, the rate-limit budget, the files in flight (a bounded number of
-them) and the failures. `TextProgress` writes it as one line; `_widgets.WidgetProgress` as the
-notebook dashboard.
-
-Modes: "widgets" (the ipywidgets dashboard, `_widgets`), "text" (one line, redrawn in a
-terminal, a line every `LOG_EVERY_S` in a log), "none"; "auto" picks widgets in a notebook
-kernel and text elsewhere; `MEDIAKIT_PROGRESS` sets the default.
+Files and bytes done, counts by state, throughput and ETA, the rate-limit budget, the files in
+flight (a bounded number of them) and the failures. `_text.TextView` writes a snapshot as one
+line, `_widgets.WidgetView` as the notebook dashboard, `_html.result_html` as a result's HTML.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-import shutil
-import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Literal, TextIO
+from typing import TYPE_CHECKING, Protocol
 
-from ._records import FILE_STATES, FileRecord
+from ._records import COMMANDS, FAILED_STATES, FILE_STATES, FINAL_STATES, FileRecord
 
 if TYPE_CHECKING:
     from ._budget import Budget
-    from ._result import UploadResult
 
 __all__ = [
-    "MODES",
-    "Progress",
+    "BatchState",
+    "BudgetLine",
+    "Failure",
+    "InFlight",
     "Snapshot",
-    "TextProgress",
     "Throughput",
-    "in_notebook_kernel",
-    "make_progress",
+    "clock_time",
+    "format_bytes",
+    "format_elapsed",
 ]
 
-Mode = Literal["auto", "widgets", "text", "none"]
-MODES = ("auto", "widgets", "text", "none")
-REFRESH_S = 0.2  # at most 5 redraws a second, whatever the number of files
-LOG_EVERY_S = 10.0  # text mode without a terminal: one line this often, not a redraw stream
-FINAL_STATES = ("succeeded", "failed", "invalid", "skipped", "cancelled")
-FAILED_STATES = ("failed", "invalid")
 RATE_WINDOW_S = 10.0
 
 
-class Progress:
-    """The view of one batch. The base class shows nothing (`progress="none"`)."""
+class BatchState(Protocol):
+    """A batch as views read it (an `UploadResult`, finished or live)."""
 
-    def __init__(self) -> None:
-        self.live: Callable[[], UploadResult] | None = None
-        self.budget: Callable[[], dict[str, Budget]] | None = None
-        self.cancel: Callable[[], None] | None = None
-        self._dirty = False
-        self.draws = 0  # how many redraws: bounded by time, never by the number of files
+    @property
+    def records(self) -> list[FileRecord]: ...
 
-    def show(self) -> None:
-        """Put the view on screen now (before the batch starts; `start` calls it too)."""
+    target: str
+    api: str
+    batch_id: str
+    started_at: float | None
+    finished_at: float | None
 
-    def start(
-        self,
-        live: Callable[[], UploadResult],
-        budget: Callable[[], dict[str, Budget]],
-        cancel: Callable[[], None],
-    ) -> None:
-        self.live, self.budget, self.cancel = live, budget, cancel
-        self._dirty = True
-        self.show()
+    @property
+    def elapsed_s(self) -> float | None: ...
 
-    def changed(self) -> None:
-        self._dirty = True
-
-    async def refresh(self) -> None:
-        """Redraw while the batch runs; cancelled by the batch when it ends."""
-        while True:
-            await asyncio.sleep(REFRESH_S)
-            if self._dirty:
-                self._dirty = False
-                self.draws += 1
-                self.draw()
-
-    def draw(self) -> None:
-        """Render the current state (called at most every REFRESH_S)."""
-
-    def finish(self, result: UploadResult) -> None:
-        """Render the final state."""
-
-
-# --- what a view shows ---------------------------------------------------------------------
+    def summary(self) -> str: ...
 
 
 class Throughput:
@@ -239,7 +191,7 @@ class Snapshot:
     @classmethod
     def take(
         cls,
-        result: UploadResult,
+        result: BatchState,
         budget: Mapping[str, Budget] | None = None,
         rate: Throughput | None = None,
         *,
@@ -315,16 +267,16 @@ class Snapshot:
         parts = []
         if self.finished:
             if self.elapsed_s:
-                parts.append(f"{format_duration(self.elapsed_s)} elapsed")
+                parts.append(f"{format_elapsed(self.elapsed_s)} elapsed")
                 if self.bytes_done:
                     parts.append(f"{format_bytes(self.bytes_done / self.elapsed_s)}/s on average")
             return " · ".join(parts)
         if self.bytes_per_s is not None:
             parts.append(f"{format_bytes(self.bytes_per_s)}/s")
         if self.eta_s is not None:
-            parts.append(f"ETA {format_duration(self.eta_s)}")
+            parts.append(f"ETA {format_elapsed(self.eta_s)}")
         if self.elapsed_s is not None:
-            parts.append(f"{format_duration(self.elapsed_s)} elapsed")
+            parts.append(f"{format_elapsed(self.elapsed_s)} elapsed")
         return " · ".join(parts)
 
     def line(self) -> str:
@@ -336,7 +288,7 @@ class Snapshot:
         if self.bytes_per_s is not None:
             parts.append(f"{format_bytes(self.bytes_per_s)}/s")
         if self.eta_s is not None:
-            parts.append(f"ETA {format_duration(self.eta_s)}")
+            parts.append(f"ETA {format_elapsed(self.eta_s)}")
         busy = {s: self.counts[s] for s in ("uploading", "processing") if self.counts.get(s)}
         parts += [f"{state} {n:,}" for state, n in busy.items()]
         bad = self.counts.get("failed", 0) + self.counts.get("invalid", 0)
@@ -401,11 +353,8 @@ def _failure(record: FileRecord) -> Failure:
     return Failure(PurePath(record.path).name, record.state, reason)
 
 
-_COMMAND_ORDER = ("INIT", "APPEND", "FINALIZE", "STATUS", "UPLOAD", "METADATA")
-
-
 def _budget_lines(budget: Mapping[str, Budget]) -> tuple[BudgetLine, ...]:
-    order = {c: i for i, c in enumerate(_COMMAND_ORDER)}
+    order = {c: i for i, c in enumerate(COMMANDS)}
     return tuple(
         BudgetLine(command, b.limit, b.remaining, b.reset_at)
         for command, b in sorted(budget.items(), key=lambda kv: (order.get(kv[0], 99), kv[0]))
@@ -423,7 +372,7 @@ def format_bytes(n: float) -> str:
     return f"{n:.1f} {unit}"
 
 
-def format_duration(seconds: float) -> str:
+def format_elapsed(seconds: float) -> str:
     """`42 s`, `3:07`, `1:02:45`."""
     seconds = max(0.0, seconds)
     if seconds < 60:
@@ -440,123 +389,3 @@ def clock_time(epoch_s: float) -> str:
         return datetime.fromtimestamp(epoch_s).strftime("%H:%M:%S")
     except (OverflowError, OSError, ValueError):
         return "?"
-
-
-# --- text -----------------------------------------------------------------------------------
-
-
-class TextProgress(Progress):
-    """A compact single line for terminals and logs, and the summary at the end.
-
-    On a terminal the line is redrawn in place (cut to the terminal's width, so it never
-    wraps); in a log, or a notebook's output, a new line is written at most every
-    `LOG_EVERY_S` (a long batch leaves a readable trail, not thousands of redraws).
-    """
-
-    def __init__(self, out: TextIO | None = None, *, log_every_s: float = LOG_EVERY_S) -> None:
-        super().__init__()
-        self.out = out or sys.stdout
-        self._tty = _isatty(self.out)
-        self._width = 0
-        self._log_every_s = log_every_s
-        self._last_log: float | None = None
-        self._rate = Throughput()
-
-    def start(
-        self,
-        live: Callable[[], UploadResult],
-        budget: Callable[[], dict[str, Budget]],
-        cancel: Callable[[], None],
-    ) -> None:
-        super().start(live, budget, cancel)
-        self._last_log = time.monotonic()
-
-    def snapshot(self) -> Snapshot | None:
-        if self.live is None:
-            return None
-        return Snapshot.take(self.live(), self.budget() if self.budget else None, self._rate)
-
-    def draw(self) -> None:
-        snapshot = self.snapshot()
-        if snapshot is None:
-            return
-        if self._tty:
-            line = snapshot.line()
-            columns = shutil.get_terminal_size((100, 20)).columns
-            if len(line) >= columns:
-                line = line[: max(10, columns - 2)] + "…"
-            padding = " " * max(0, self._width - len(line))
-            self.out.write("\r" + line + padding)
-            self.out.flush()
-            self._width = len(line)
-            return
-        now = time.monotonic()
-        if self._last_log is None or now - self._last_log >= self._log_every_s:
-            self._last_log = now
-            print(snapshot.line(), file=self.out, flush=True)
-
-    def finish(self, result: UploadResult) -> None:
-        if self._tty and self._width:
-            self.out.write("\r" + " " * self._width + "\r")
-            self._width = 0
-        print(result.summary(), file=self.out, flush=True)
-
-
-def _isatty(out: TextIO) -> bool:
-    try:
-        return bool(out.isatty())
-    except (AttributeError, ValueError, OSError):
-        return False
-
-
-# --- choosing a view ------------------------------------------------------------------------
-
-
-def in_notebook_kernel() -> bool:
-    """True inside a Jupyter kernel (JupyterLab, Notebook, VS Code, Colab), not a terminal."""
-    module = sys.modules.get("IPython")
-    if module is None:
-        return False
-    try:
-        ip = module.get_ipython()
-    except Exception:
-        return False
-    if ip is None:
-        return False
-    names = {cls.__name__ for cls in type(ip).__mro__}
-    if "ZMQInteractiveShell" in names:
-        return True
-    config = getattr(ip, "config", None)
-    return isinstance(config, Mapping) and "IPKernelApp" in config
-
-
-def make_progress(mode: str | Progress | None) -> Progress:
-    """The view for `progress=` (a mode name, or a view already made and shown)."""
-    if isinstance(mode, Progress):
-        return mode
-    chosen = (mode or "auto").lower()
-    if chosen == "auto":
-        chosen = os.environ.get("MEDIAKIT_PROGRESS", "auto").strip().lower() or "auto"
-        if chosen not in MODES:
-            from ._errors import ConfigurationError
-
-            raise ConfigurationError(
-                f"MEDIAKIT_PROGRESS must be one of {', '.join(MODES)}, not {chosen!r}"
-            )
-    if chosen not in MODES:
-        from ._errors import ConfigurationError
-
-        raise ConfigurationError(f"progress must be one of {', '.join(MODES)}, not {mode!r}")
-    if chosen == "auto":
-        chosen = "widgets" if in_notebook_kernel() else "text"
-    if chosen == "none":
-        return Progress()
-    if chosen == "widgets":
-        try:
-            from ._widgets import WidgetProgress
-
-            view: Progress = WidgetProgress()
-        except ImportError:  # ipywidgets missing: the text line still tells the story
-            return TextProgress()
-        return view
-    return TextProgress()

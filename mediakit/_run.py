@@ -1,0 +1,199 @@
+"""One batch from resolved options to its result: target, client, journal, view, scheduler.
+
+The API layer's engine room. The target is resolved here, once, and handed to the client;
+the journal and the progress view listen to the batch; nothing below knows about either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from ._batch import Batch, new_batch_id
+from ._client import MediaClient
+from ._errors import ConfigurationError, TransportError
+from ._inputs import Row, hash_files, make_inputs
+from ._journal import Journal, default_journal_path
+from ._media import FileCheck
+from ._options import PROGRESS_MODES, UploadOptions
+from ._records import Event, FileRecord
+from ._result import UploadResult
+from ._resume import plan_resume
+from ._target import resolve_target
+from ._view import NullView, ProgressView, in_notebook_kernel
+
+__all__ = ["make_view", "run_batch"]
+
+OnBatch = Callable[[Callable[[], UploadResult]], None]
+
+
+def make_view(progress: str | ProgressView | None) -> ProgressView:
+    """The view for `progress=`: a mode name, or a view already made (and maybe shown).
+
+    "auto" is `MEDIAKIT_PROGRESS` when set, else the dashboard in a notebook kernel and a
+    text line elsewhere. Without ipywidgets the dashboard falls back to text.
+
+    Raises:
+        ConfigurationError: an unknown mode (in the argument or in `MEDIAKIT_PROGRESS`).
+    """
+    if progress is not None and not isinstance(progress, str):
+        return progress
+    chosen = (progress or "auto").lower()
+    if chosen not in PROGRESS_MODES:
+        raise ConfigurationError(
+            f"progress must be one of {', '.join(map(repr, PROGRESS_MODES))}, not {progress!r}"
+        )
+    if chosen == "auto":
+        chosen = os.environ.get("MEDIAKIT_PROGRESS", "auto").strip().lower() or "auto"
+        if chosen not in PROGRESS_MODES:
+            raise ConfigurationError(
+                f"MEDIAKIT_PROGRESS must be one of {', '.join(PROGRESS_MODES)}, not {chosen!r}"
+            )
+    if chosen == "auto":
+        chosen = "widgets" if in_notebook_kernel() else "text"
+    if chosen == "none":
+        return NullView()
+    from ._text import TextView
+
+    if chosen == "widgets":
+        try:
+            from ._widgets import WidgetView
+
+            return WidgetView()
+        except ImportError:  # ipywidgets missing: the text line still tells the story
+            return TextView()
+    return TextView()
+
+
+def _open_journal(journal: str | os.PathLike[str] | bool | None) -> Journal | None:
+    if journal is False:
+        return None
+    if journal is None or journal is True:
+        return Journal(default_journal_path())
+    return Journal(Path(journal))
+
+
+async def run_batch(
+    checks: list[tuple[FileCheck | None, Row]],
+    options: UploadOptions,
+    *,
+    on_batch: OnBatch | None = None,
+) -> UploadResult:
+    """Upload the inspected `checks` as `options` say; the batch's `UploadResult`.
+
+    Raises:
+        TransportError: the server could not be reached at all (`error.result` holds what the
+            batch recorded: every file, none uploaded).
+    """
+    o = options
+    target = resolve_target(
+        target=o.target,
+        credentials=o.credentials,
+        base_url=o.base_url,
+        transport=o.transport,
+        api=o.api,
+        clock=o.clock,
+        emulator=o.emulator,
+    )
+    client = MediaClient._for_target(
+        target,
+        api=o.api,
+        timeout=o.request_timeout,
+        verify=o.verify,
+        clock=o.clock,
+        retry=o.retry,
+        on_event=o.on_event,
+        segment_concurrency=o.segment_concurrency,
+        chunk_size=o.chunk_size,
+        status_deadline_s=o.status_deadline_s,
+    )
+    try:
+        view = make_view(o.progress)
+        batch_id = new_batch_id()
+        inputs = make_inputs(checks, batch_id, target.label, o.api)
+        book = _open_journal(o.journal)
+    except BaseException:
+        await client.aclose()
+        raise
+    if book is not None and not o.force:
+        await client.identify_target()
+    if o.content_hash:
+        await asyncio.to_thread(hash_files, inputs)
+    if book is not None:
+        plan_resume(inputs, book, target, client.clock.now(), force=o.force)
+        book.start_batch(
+            batch_id,
+            target=target.label,
+            target_key=target.key,
+            account=target.account,
+            api=o.api,
+            started_at=client.clock.now(),
+        )
+        book.write_files([i.record for i in inputs], target_key=target.key, account=target.account)
+
+    def changed(record: FileRecord) -> None:
+        if book is not None:
+            book.write_file(record, target_key=target.key, account=target.account)
+        view.changed()
+
+    def event_seen(event: Event) -> None:
+        if book is not None:
+            book.write_event(event)
+        view.changed()
+
+    batch = Batch(
+        client,
+        inputs,
+        batch_id=batch_id,
+        concurrency=o.concurrency,
+        status_deadline_s=o.status_deadline_s,
+        on_change=changed,
+        on_event=event_seen,
+    )
+
+    def result() -> UploadResult:
+        return UploadResult(
+            batch.records,
+            batch.events,
+            target=target.label,
+            api=o.api,
+            batch_id=batch_id,
+            clock=client.clock,
+            started_at=batch.started_at,
+            finished_at=batch.finished_at,
+        )
+
+    if on_batch is not None:
+        on_batch(result)
+    runner = asyncio.current_task()
+    stopped_by_view = False
+
+    def cancel() -> None:  # the dashboard's Cancel button
+        nonlocal stopped_by_view
+        if runner is not None and not runner.done():
+            stopped_by_view = True
+            runner.cancel()
+
+    view.start(result, client.budget.snapshot, cancel)
+    refresher = asyncio.create_task(view.refresh(), name="mediakit-progress")
+    try:
+        await batch.run()
+    except asyncio.CancelledError:
+        # Cancelled from the dashboard (and by nothing else): the unfinished files ended
+        # `cancelled` and the call returns what was done, as `job.wait()` does after a cancel.
+        if not stopped_by_view or runner is None or runner.uncancel() > 0:
+            raise
+    except TransportError as error:
+        error.result = result()
+        raise
+    finally:
+        refresher.cancel()
+        await asyncio.gather(refresher, return_exceptions=True)
+        await client.aclose()
+        if book is not None:
+            book.finish_batch(batch_id, client.clock.now())
+            book.close()
+        view.finish(result())
+    return result()

@@ -38,9 +38,11 @@ from ._media import FileCheck
 from ._oauth2 import UserToken
 from ._options import UploadKwargs, UploadOptions
 from ._plan import UploadPlan, plan
+from ._preflight import preflight
 from ._protocol import ErrorInfo, MediaState
 from ._readers import read_csv, read_parquet
 from ._records import Event, FileRecord
+from ._repair import repair
 from ._result import UploadJob, UploadResult
 from ._retry import RetryPolicy
 from ._view import ProgressView
@@ -49,6 +51,7 @@ if _TYPE_CHECKING:
     from .emulator import Emulator
 
 if _TYPE_CHECKING:
+    from ._forecast import BatchEstimate
     from ._model import ProcessingTimeModel
 
 if _TYPE_CHECKING:
@@ -60,6 +63,7 @@ __version__ = "0.1.0"
 __all__ = [
     "APIError",
     "AuthError",
+    "BatchEstimate",
     "Clock",
     "ConfigurationError",
     "ConfigurationTypeError",
@@ -97,8 +101,10 @@ __all__ = [
     "UserToken",
     "open_journal",
     "plan",
+    "preflight",
     "read_csv",
     "read_parquet",
+    "repair",
     "upload_files",
     "upload_files_async",
     "upload_folder",
@@ -106,7 +112,7 @@ __all__ = [
 ]
 
 # Loaded on first use: the emulator imports starlette and uvicorn, the model numpy.
-_LAZY = {"Emulator": "emulator", "ProcessingTimeModel": "_model"}
+_LAZY = {"BatchEstimate": "_forecast", "Emulator": "emulator", "ProcessingTimeModel": "_model"}
 
 
 def _publish(obj: _Any) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Final, Literal, NoReturn
 
 from ._clock import Clock
-from ._errors import CredentialsError
+from ._errors import ConfigurationTypeError, CredentialsError
 from ._http import httpx
 from ._oauth1 import OAuth1Signer
 from ._oauth2 import UserToken, UserTokenAuth, _TokenState
@@ -74,7 +74,7 @@ class Credentials:
         self, *, _keys: _OAuth1Keys | None = None, _state: _TokenState | None = None
     ) -> None:
         if (_keys is None) == (_state is None):
-            raise TypeError(
+            raise ConfigurationTypeError(
                 "use Credentials.oauth1(), Credentials.user_token() or Credentials.from_env()"
             )
         object.__setattr__(self, "_keys", _keys)

@@ -499,3 +499,7 @@ def _inferred(values: list[Any]) -> Any:
         for i, value in enumerate(values):
             objects[i] = value
         return objects
+
+
+# ---------------------------------------------------------------------------------------------
+# Preflight and repair

@@ -1,9 +1,24 @@
 """What X accepts per media category: the one limits table.
 
-The client's category inference and preflight and the emulator's INIT and FINALIZE checks all
-read this table, so the emulator refuses exactly what preflight flags. Sizes are X's documented
-upload limits (../shared/x-media-api.md §3); Premium accounts differ, so every number can be
-overridden: ``Limits(max_bytes={"tweet_video": 16 * 2**30})``.
+The client's category inference and preflight and the emulator's INIT, FINALIZE and processing
+checks all read this table (preflight's judge, `_preflight.judge`, applies it for both), so the
+emulator refuses exactly what preflight flags. Numbers are X's documented limits
+(../shared/x-media-api.md §3: sizes §3.1, video §3.2, GIF and images §3.3); Premium accounts
+differ and X changes them, so every number can be overridden:
+``Limits(max_bytes={"tweet_video": 16 * 2**30}, max_video_duration_s=600)``.
+
+Where this table differs from the plain reading of §3, the field says so:
+- `video_pix_fmts` also takes ``yuvj420p``: §3.2 says "YUV 4:2:0 only", and yuvj420p is the
+  same 4:2:0 sampling in full range (what many cameras write).
+- `video_profiles` also takes "Constrained Baseline", the subset of Baseline that FFmpeg names
+  apart (§3.2 recommends High; the issue lists High, Main and Baseline).
+- The GIF numbers are what X's best-practices page calls recommendations (§3.3); X's processing
+  refuses GIFs beyond them, so they are enforced.
+- `image_max_side` (8192) comes from a third-party guide (§3.3, low confidence); its 4×4 minimum
+  is not enforced, since nothing official backs it.
+- Not modelled: the synchronous (no-category, v1.1) video path's 30 s and 1,310,720-pixel caps,
+  and promoted (amplify_video) videos' longer duration from the Ads docs (§3.1): one video
+  duration range serves every video category.
 """
 
 from __future__ import annotations
@@ -11,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
+
+from ._errors import ConfigurationError
 
 __all__ = [
     "ASYNC_CATEGORIES",
@@ -149,15 +166,40 @@ class Limits:
     total_bytes_max: int = 17_179_869_184
     max_chunk_bytes: int = 5 * MiB
     max_segments: int = 1000
-    max_video_duration_s: float = 140.0
-    min_video_duration_s: float = 0.5
     max_alt_text_chars: int = 1000
     max_additional_owners: int = 100
+    # Video (§3.2, X's best-practices "Advanced" section).
+    min_video_duration_s: float = 0.5
+    max_video_duration_s: float = 140.0
+    # 1280×1024 read by orientation: 720×1280 portrait (X's own recommendation) passes.
+    video_max_long_side: int = 1280
+    video_max_short_side: int = 1024
+    video_min_side: int = 32
+    video_max_fps: float = 60.0  # older docs said 40
+    video_min_aspect: float = 1 / 3
+    video_max_aspect: float = 3.0
+    video_codecs: tuple[str, ...] = ("h264",)
+    video_profiles: tuple[str, ...] = ("Constrained Baseline", "Baseline", "Main", "High")
+    video_pix_fmts: tuple[str, ...] = ("yuv420p", "yuvj420p")
+    # Audio: AAC-LC, mono or stereo, or no audio at all (§3.2).
+    audio_codecs: tuple[str, ...] = ("aac",)
+    audio_profiles: tuple[str, ...] = ("LC",)
+    audio_max_channels: int = 2
+    # Animated GIFs (§3.3): the screen size, the frame count, and width × height × frames.
+    gif_max_width: int = 1280
+    gif_max_height: int = 1080
+    gif_max_frames: int = 350
+    gif_max_total_pixels: int = 300_000_000
+    # Still images, static GIFs included (§3.3; third-party source, low confidence).
+    image_max_side: int = 8192
 
     def __post_init__(self) -> None:
         unknown = set(self.max_bytes) - set(_DEFAULT_MAX_BYTES)
         if unknown:
-            raise ValueError(f"unknown media categories in max_bytes: {sorted(unknown)}")
+            raise ConfigurationError(
+                f"Limits.max_bytes has unknown media categories {sorted(unknown)}; "
+                f"X's are {', '.join(CATEGORIES)}"
+            )
 
     def category_max_bytes(self, category: str) -> int:
         """The size limit for `category` (snake_case, as `canonical_category` returns)."""

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from ._detect import HEAD_BYTES, kind_of, probe, sniff
+from ._detect import HEAD_BYTES, MediaInfo, family_of, probe, sniff
 from ._errors import ConfigurationError, MediaError
 from ._limits import Limits, canonical_category
 
@@ -39,8 +39,10 @@ __all__ = [
     "discover",
     "infer_category",
     "inspect_file",
+    "inspect_with_info",
     "plan_chunks",
     "read_chunk",
+    "walk",
 ]
 
 KiB: Final = 1024
@@ -285,49 +287,72 @@ def inspect_file(
     A file that cannot be uploaded gets a `problem`; this function raises only for a bad
     `chunk_size` (ConfigurationError).
     """
+    return inspect_with_info(
+        path, category=category, limits=limits, chunk_size=chunk_size, dm=dm, measure=False
+    )[0]
+
+
+def inspect_with_info(
+    path: str | os.PathLike[str],
+    *,
+    category: str = "auto",
+    limits: Limits | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+    dm: bool = False,
+    measure: bool = True,
+) -> tuple[FileCheck, MediaInfo | None]:
+    """`inspect_file`, and what `probe` measured in the file (always when `measure`, else for
+    GIFs only, which must be probed to tell animated from static); None when not probed.
+
+    Preflight uses it so that a GIF's blocks are walked once, not twice.
+    """
     limits = limits or Limits()
     _check_chunk_size(chunk_size, limits)
     file = Path(path)
     try:
         st = os.stat(file)
     except OSError as exc:
-        return FileCheck(file, problem=_stat_problem(file, exc))
+        return FileCheck(file, problem=_stat_problem(file, exc)), None
     if not stat.S_ISREG(st.st_mode):
-        return _not_regular(file, st)
+        return _not_regular(file, st), None
     if st.st_size == 0:
-        return FileCheck(file, size=0, mtime=st.st_mtime, problem=EMPTY)
+        return FileCheck(file, size=0, mtime=st.st_mtime, problem=EMPTY), None
     try:
         fd = os.open(file, _OPEN_FLAGS)
     except OSError as exc:
-        return FileCheck(file, size=st.st_size, mtime=st.st_mtime, problem=_os_problem(exc))
+        problem = _os_problem(exc)
+        return FileCheck(file, size=st.st_size, mtime=st.st_mtime, problem=problem), None
     try:
         st = os.fstat(fd)  # what we read is what we judge
         if not stat.S_ISREG(st.st_mode):
-            return _not_regular(file, st)
+            return _not_regular(file, st), None
         head = os.read(fd, HEAD_BYTES)
     except OSError as exc:
-        return FileCheck(file, size=st.st_size, mtime=st.st_mtime, problem=_os_problem(exc))
+        problem = _os_problem(exc)
+        return FileCheck(file, size=st.st_size, mtime=st.st_mtime, problem=problem), None
     finally:
         os.close(fd)
     size, mtime = st.st_size, st.st_mtime
     if size == 0:
-        return FileCheck(file, size=0, mtime=mtime, problem=EMPTY)
+        return FileCheck(file, size=0, mtime=mtime, problem=EMPTY), None
 
     media_type = sniff(head)
-    family = kind_of(media_type) if media_type is not None else None
+    family = family_of(media_type) if media_type is not None else None
     if media_type is None or family is None:
-        return FileCheck(file, size=size, mtime=mtime, problem=UNRECOGNIZED)
+        return FileCheck(file, size=size, mtime=mtime, problem=UNRECOGNIZED), None
     kind: str = family
-    if media_type == "image/gif":
+    info: MediaInfo | None = None
+    if measure or media_type == "image/gif":
         # Animated or not decides tweet_gif or tweet_image; probe walks the GIF's blocks only.
         try:
             info = probe(file)
         except OSError as exc:
-            return FileCheck(file, size, mtime, media_type, problem=_os_problem(exc))
-        kind = info.kind if info is not None else "image"
+            return FileCheck(file, size, mtime, media_type, problem=_os_problem(exc)), None
+        if media_type == "image/gif":
+            kind = info.kind if info is not None else "image"
 
-    def check(chosen: str | None, problem: str | None) -> FileCheck:
-        return FileCheck(file, size, mtime, media_type, kind, chosen, problem)
+    def check(chosen: str | None, problem: str | None) -> tuple[FileCheck, MediaInfo | None]:
+        return FileCheck(file, size, mtime, media_type, kind, chosen, problem), info
 
     if category.strip().lower() == "auto":
         chosen = infer_category(media_type, kind, dm=dm)
@@ -352,7 +377,7 @@ def inspect_file(
         )
     except ValueError as exc:
         return check(chosen, str(exc))
-    return FileCheck(file, size, mtime, media_type, kind, chosen, None, planned, segments)
+    return FileCheck(file, size, mtime, media_type, kind, chosen, None, planned, segments), info
 
 
 # ---------------------------------------------------------------------------------------------
@@ -378,9 +403,25 @@ def discover(
     arguments go to `inspect_file`. An empty folder gives []. Raises MediaError when `folder`
     is missing, not a folder, or cannot be read.
     """
-    root = os.fspath(folder)
     limits = limits or Limits()
     _check_chunk_size(chunk_size, limits)
+    rows = [
+        entry
+        if isinstance(entry, FileCheck)
+        else inspect_file(entry, category=category, limits=limits, chunk_size=chunk_size, dm=dm)
+        for entry in walk(folder, pattern, recursive)
+    ]
+    rows.sort(key=lambda row: row.path)
+    return rows
+
+
+def walk(
+    folder: str | os.PathLike[str], pattern: str = "*", recursive: bool = True
+) -> list[Path | FileCheck]:
+    """The files `discover` would inspect, by path, not yet opened; entries that are not
+    regular files (broken links, loops, FIFOs, unreadable folders) as a `FileCheck` with their
+    problem. Raises MediaError as `discover` does."""
+    root = os.fspath(folder)
     try:
         root_stat = os.stat(root)
     except OSError as exc:
@@ -389,7 +430,7 @@ def discover(
     if not stat.S_ISDIR(root_stat.st_mode):
         raise MediaError(root, "not a folder")
 
-    rows: list[FileCheck] = []
+    rows: list[Path | FileCheck] = []
     seen = {(root_stat.st_dev, root_stat.st_ino)}
     linked_dirs: deque[str] = deque()
 
@@ -432,11 +473,7 @@ def discover(
                 if not fnmatch.fnmatch(entry.name, pattern):
                     continue
                 if stat.S_ISREG(st.st_mode):
-                    rows.append(
-                        inspect_file(
-                            path, category=category, limits=limits, chunk_size=chunk_size, dm=dm
-                        )
-                    )
+                    rows.append(path)
                 else:
                     rows.append(_not_regular(path, st))
 
@@ -453,7 +490,7 @@ def discover(
             continue
         seen.add(key)
         scan(link)
-    rows.sort(key=lambda row: row.path)
+    rows.sort(key=lambda row: row if isinstance(row, Path) else row.path)
     return rows
 
 

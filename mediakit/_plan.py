@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +25,8 @@ from ._media import DEFAULT_CHUNK, FileCheck, discover
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ._forecast import BatchEstimate, HistorySource
+    from ._forecast import BatchEstimate
+    from ._result import UploadResult
 
 __all__ = ["UploadPlan", "plan"]
 
@@ -179,7 +180,13 @@ def plan(
     dm: bool = False,
     budgets: Mapping[str, int] | None = None,
     concurrency: int = 4,
-    history: HistorySource = None,
+    history: UploadResult
+    | pd.DataFrame
+    | str
+    | os.PathLike[str]
+    | Sequence[str | os.PathLike[str]]
+    | bool
+    | None = None,
     target: str = "emulator",
 ) -> UploadPlan:
     """What uploading `files` will ask of X before anything is sent, and how long it should

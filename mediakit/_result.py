@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from ._latency import By
     from ._model import ProcessingTimeModel
     from ._sync import BackgroundRun
 
@@ -101,7 +100,7 @@ class UploadResult:
     def latency(
         self,
         *,
-        by: By = ("media_category", "size_band"),
+        by: str | pd.Series | Sequence[str | pd.Series] = ("media_category", "size_band"),
         estimate: str = "midpoint",
         states: Sequence[str] | None = ("succeeded",),
         metrics: Sequence[str] | None = None,
@@ -163,7 +162,11 @@ class UploadResult:
         return plot_processing(self.items, model=model, estimate=estimate)
 
     def plot_ecdf(
-        self, *, metric: str = "processing", by: By = "media_category", estimate: str = "midpoint"
+        self,
+        *,
+        metric: str = "processing",
+        by: str | pd.Series | Sequence[str | pd.Series] = "media_category",
+        estimate: str = "midpoint",
     ) -> Figure:
         """ECDF of a phase's seconds per group; for processing, with the ECDFs of the
         interval's bounds around it (needs the `plot` extra)."""

@@ -1,12 +1,11 @@
 """Real media files for tests, generated on the spot (no binaries are committed).
 
-Images come from Pillow; videos from PyAV, whose wheels carry FFmpeg with libx264, the native
-AAC encoder, libvpx (VP8 and VP9) and libopus. Every function takes the target path and returns
-it. Videos are tiny (64x48 by default) and fast to make: a 1 s clip takes a few tens of
-milliseconds, and a 150 s clip at 1 fps (for the 140 s duration limit) well under a second.
-
-PyAV is an optional dependency of mediakit, so the video makers import it lazily; tests that
-need them should `pytest.importorskip("av")` (or use `requires_av`).
+Images come from Pillow; videos from PyAV (a core dependency of mediakit), whose wheels carry
+FFmpeg with libx264, libx265, the native AAC encoder, libvpx (VP8 and VP9) and libopus. Every
+function takes the target path and returns it. Videos are tiny (64x48 by default) and fast to
+make: a 1 s clip takes a few tens of milliseconds, and a 150 s clip at 1 fps (for the 140 s
+duration limit) well under a second. `make_video` chooses everything: container, codec,
+profile, pixel format, frame rate (fractions too), audio codec and channels.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ __all__ = [
     "make_big_file",
     "make_bmp",
     "make_gif",
+    "make_gif_tiles",
     "make_jpeg",
     "make_mkv",
     "make_mov",
@@ -37,6 +37,7 @@ __all__ = [
     "make_srt",
     "make_tiff",
     "make_ts",
+    "make_video",
     "make_vtt",
     "make_webm",
     "make_webp",
@@ -127,6 +128,51 @@ def make_gif(
     return path
 
 
+def _tile_blocks(tile: int, color: int) -> bytes:
+    """The LZW image data Pillow writes for a `tile`×`tile` frame of palette index `color`."""
+    import io
+
+    buffer = io.BytesIO()
+    im = Image.new("P", (tile, tile), color)
+    im.putpalette([0, 0, 0, 255, 255, 255])
+    im.save(buffer, format="GIF", optimize=False)  # keep the indexes of the two colours
+    data = buffer.getvalue()
+    flags = data[10]
+    start = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    at = data.index(b",", start)  # the image descriptor
+    return data[at + 10 : -1]  # LZW minimum code size and sub-blocks, without the trailer
+
+
+def make_gif_tiles(
+    path: Path, width: int, height: int, frames: int, frame_ms: int = 100, tile: int = 2
+) -> Path:
+    """An animated GIF with a `width`×`height` screen and `frames` frames, each a small
+    `tile`×`tile` square (alternately black and white, walking across the screen).
+
+    Written block by block: cheap for any screen size and frame count (a 1280×1080 screen with
+    218 frames, a 1×1 GIF of 10,000 frames), which Pillow could only write frame by full frame.
+    """
+    import struct
+
+    tile = max(1, min(tile, width, height))
+    palette = bytes([0, 0, 0, 255, 255, 255])
+    out = bytearray(b"GIF89a" + struct.pack("<HHBBB", width, height, 0x80, 0, 0) + palette)
+    out += b"!\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"  # loop forever
+    blocks = [_tile_blocks(tile, 0), _tile_blocks(tile, 1)]
+    columns = max(1, width // tile)
+    rows = max(1, height // tile)
+    delay = max(0, round(frame_ms / 10))
+    for i in range(frames):
+        x = (i % columns) * tile
+        y = ((i // columns) % rows) * tile
+        out += b"!\xf9\x04" + struct.pack("<BHB", 4, delay, 0) + b"\x00"  # keep, delay
+        out += b"," + struct.pack("<HHHHB", x, y, tile, tile, 0)
+        out += blocks[i % 2]
+    out += b";"
+    path.write_bytes(bytes(out))
+    return path
+
+
 # ---------------------------------------------------------------------------------------------
 # Videos (PyAV)
 
@@ -162,66 +208,86 @@ def _yuv_frame(width: int, height: int, index: int) -> np.ndarray[Any, Any]:
     return arr
 
 
+_LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1"}
+
+
 def _encode(
     path: Path,
     *,
     container_format: str,
-    video_codec: str,
+    video_codec: str | None,
     audio_codec: str | None,
     seconds: float,
     width: int,
     height: int,
-    fps: int,
+    fps: float | Fraction,
     video_options: dict[str, str] | None = None,
     container_options: dict[str, str] | None = None,
+    pix_fmt: str = "yuv420p",
+    channels: int = 1,
 ) -> Path:
     import av
     import numpy as np
     from av.audio.stream import AudioStream
     from av.video.stream import VideoStream
 
+    rate = Fraction(fps).limit_denominator(1001)
     if width % 2 or height % 2:
         raise ValueError("yuv420p needs even dimensions")
-    frame_count = max(1, round(seconds * fps))
+    frame_count = max(1, round(seconds * rate))
+    layout = _LAYOUTS[channels]
     with av.open(
         str(path), mode="w", format=container_format, options=container_options or {}
     ) as out:
-        vstream = out.add_stream(video_codec, rate=fps)
-        assert isinstance(vstream, VideoStream)
-        vstream.width = width
-        vstream.height = height
-        vstream.pix_fmt = "yuv420p"
-        vstream.codec_context.time_base = Fraction(1, fps)
-        vstream.options = dict(video_options or {})
+        vstream: VideoStream | None = None
+        if video_codec is not None:
+            added_v = out.add_stream(video_codec, rate=rate)
+            assert isinstance(added_v, VideoStream)
+            vstream = added_v
+            vstream.width = width
+            vstream.height = height
+            vstream.pix_fmt = pix_fmt
+            vstream.codec_context.time_base = 1 / rate
+            vstream.options = dict(video_options or {})
         astream: AudioStream | None = None
         if audio_codec is not None:
             sample_rate = 48000 if audio_codec == "libopus" else 44100
-            added = out.add_stream(audio_codec, rate=sample_rate, layout="mono")
+            added = out.add_stream(audio_codec, rate=sample_rate, layout=layout)
             assert isinstance(added, AudioStream)
             astream = added
-        for i in range(frame_count):
-            frame = av.VideoFrame.from_ndarray(_yuv_frame(width, height, i), format="yuv420p")
-            frame.pts = i
-            frame.time_base = Fraction(1, fps)
-            out.mux(vstream.encode(frame))
-        out.mux(vstream.encode(None))
+        if vstream is not None:
+            for i in range(frame_count):
+                frame = av.VideoFrame.from_ndarray(_yuv_frame(width, height, i), format="yuv420p")
+                if pix_fmt != "yuv420p":
+                    frame = frame.reformat(format=pix_fmt)
+                frame.pts = i
+                frame.time_base = 1 / rate
+                out.mux(vstream.encode(frame))
+            out.mux(vstream.encode(None))
         if astream is not None:
-            rate = astream.codec_context.sample_rate
+            sample_hz = astream.codec_context.sample_rate
             chunk = astream.codec_context.frame_size or 1024
-            total = round(seconds * rate)
-            t = np.arange(total, dtype=np.float32) / rate
+            total = round(seconds * sample_hz)
+            t = np.arange(total, dtype=np.float32) / sample_hz
             tone = (0.2 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)
-            fmt = astream.codec_context.format.name  # fltp (aac), s16 or flt (opus)
+            fmt = astream.codec_context.format.name  # fltp (aac), s16 or flt (opus), s16p...
+            planar = astream.codec_context.format.is_planar
             for start in range(0, total, chunk):
-                samples = np.zeros((1, chunk), dtype=np.float32)
+                samples = np.zeros((channels, chunk), dtype=np.float32)
                 piece = tone[start : start + chunk]
-                samples[0, : len(piece)] = piece
-                # Mono: packed and planar layouts are both one (1, n) plane.
-                data = (samples * 32767).astype(np.int16) if fmt.startswith("s16") else samples
-                aframe = av.AudioFrame.from_ndarray(data, format=fmt, layout="mono")
-                aframe.sample_rate = rate
+                samples[:, : len(piece)] = piece
+                if fmt.startswith("s16"):
+                    data = (samples * 32767).astype(np.int16)
+                elif fmt.startswith("s32"):
+                    data = (samples * 2_147_483_647).astype(np.int32)
+                else:
+                    data = samples
+                if not planar:
+                    data = data.T.reshape(1, -1)  # packed: channels interleaved in one plane
+                aframe = av.AudioFrame.from_ndarray(data, format=fmt, layout=layout)
+                aframe.sample_rate = sample_hz
                 aframe.pts = start
-                aframe.time_base = Fraction(1, rate)
+                aframe.time_base = Fraction(1, sample_hz)
                 out.mux(astream.encode(aframe))
             out.mux(astream.encode(None))
     return path
@@ -235,7 +301,7 @@ def make_mp4(
     seconds: float = 1.0,
     width: int = 64,
     height: int = 48,
-    fps: int = 10,
+    fps: float = 10,
     audio: bool = False,
 ) -> Path:
     """H.264 yuv420p in MP4 (brand `isom`), with a mono AAC tone when audio=True."""
@@ -249,6 +315,52 @@ def make_mp4(
         height=height,
         fps=fps,
         video_options=_X264_FAST,
+    )
+
+
+_CODEC_OPTIONS: dict[str, dict[str, str]] = {
+    "libx264": _X264_FAST,
+    "libx265": {"preset": "ultrafast", "x265-params": "log-level=none"},
+    "libvpx": {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"},
+    "libvpx-vp9": {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"},
+}
+
+
+def make_video(
+    path: Path,
+    *,
+    container: str = "mp4",
+    codec: str | None = "libx264",
+    seconds: float = 1.0,
+    width: int = 64,
+    height: int = 48,
+    fps: float | Fraction = 10,
+    pix_fmt: str = "yuv420p",
+    profile: str | None = None,
+    audio: str | None = None,
+    channels: int = 1,
+) -> Path:
+    """Any video the tests need: `container` (mp4, mov, webm, mpegts, matroska), `codec`
+    (libx264, libx265, libvpx, libvpx-vp9, or None for an audio-only file), `profile` (an
+    x264 profile: baseline, main, high, high10, high422, high444), `pix_fmt`, `fps` (62.5 or
+    Fraction(30000, 1001) too), `audio` (aac, libopus, libmp3lame, ac3, or None) with
+    `channels` (1, 2 or 6)."""
+    options = dict(_CODEC_OPTIONS.get(codec or "", {}))
+    if profile is not None:
+        # ultrafast uses only Baseline tools, so x264 would signal Constrained Baseline.
+        options = {"preset": "veryfast", "profile": profile}
+    return _encode(
+        path,
+        container_format=container,
+        video_codec=codec,
+        audio_codec=audio,
+        seconds=seconds,
+        width=width,
+        height=height,
+        fps=fps,
+        video_options=options,
+        pix_fmt=pix_fmt,
+        channels=channels,
     )
 
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from mediakit._detect import have_pyav
 from mediakit._errors import ConfigurationError, MediaError
 from mediakit._limits import Limits
 from mediakit._media import (
@@ -34,7 +33,6 @@ from mediakit._media import (
 
 from . import mediafactory as mf
 
-requires_av = pytest.mark.skipif(not have_pyav(), reason="PyAV (the video extra) is missing")
 KiB = 1024
 UNRECOGNIZED = "unrecognized media type (not an image, video, GIF or subtitle file X accepts)"
 
@@ -132,7 +130,6 @@ def test_discover_mixed_tree(tree: Path) -> None:
     assert found["empty.jpg"].size == 0
 
 
-@requires_av
 def test_discover_video(tmp_path: Path) -> None:
     mf.make_mp4(tmp_path / "clip.mp4")
     mf.make_mov(tmp_path / "clip.mov")
@@ -359,7 +356,6 @@ def test_explicit_categories(
     assert (check.segments is not None) is (problem is None)
 
 
-@requires_av
 def test_video_categories(tmp_path: Path) -> None:
     clip = mf.make_mp4(tmp_path / "clip.mp4")
     check = inspect_file(clip, category="tweet_image")
@@ -438,7 +434,6 @@ def test_image_limit_and_premium_override(tmp_path: Path) -> None:
     assert discover(tmp_path, limits=roomy)[0].ok
 
 
-@requires_av
 def test_video_sizes_and_chunk_growth(tmp_path: Path) -> None:
     over = mf.make_big_file(tmp_path / "long.mp4", 512 * MiB + 300 * KiB, header="mp4")
     assert inspect_file(over).problem == "512.3 MB is over the 512 MB limit for tweet_video"

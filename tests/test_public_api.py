@@ -66,6 +66,8 @@ _PUBLIC_FUNCTIONS = (
     "upload_folder_async",
     "open_journal",
     "plan",
+    "preflight",
+    "repair",
     "read_csv",
     "read_parquet",
 )

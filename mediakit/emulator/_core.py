@@ -20,7 +20,9 @@ from typing import Any
 import anyio.to_thread
 
 from .._detect import MediaInfo, probe
+from .._judge import judge, processing_refusal
 from .._limits import CATEGORIES, MEDIA_TYPES, VIDEO_TYPES, Limits
+from .._verify import verified
 from ._config import EmulatorConfig
 from ._processing import ProcessingModel, processing_info
 from ._store import MediaRow, Store
@@ -37,7 +39,8 @@ class UploadRefused(Exception):
     """Why the state machine refused a request, in terms every dialect can render.
 
     kind: "not_found" | "invalid" (a parameter: `param`, `value`, `rule`) | "size" (`limit`) |
-    "segments" | "unrecognized" | "large_sync" | "chunk_too_large" | "segment_index"
+    "segments" | "unrecognized" | "large_sync" | "chunk_too_large" | "segment_index" |
+    "invalid_media" (an image the judge refuses at FINALIZE: a limit, or damage)
     """
 
     kind: str
@@ -215,6 +218,7 @@ class MediaService:
             raise UploadRefused("segments", SEGMENTS_MISMATCH)
         path = await anyio.to_thread.run_sync(self.store.assemble, media_id)
         info = await anyio.to_thread.run_sync(probe, path)
+        info = await anyio.to_thread.run_sync(self._decoded, path, info, row.media_category)
         try:
             fields = self._finalize_fields(row, info)
         except UploadRefused:
@@ -227,6 +231,23 @@ class MediaService:
         final = self.store.get_media(media_id)
         assert final is not None
         return final
+
+    def _decoded(
+        self, path: os.PathLike[str], info: MediaInfo | None, category: str | None
+    ) -> MediaInfo | None:
+        """`info` with what decoding found (`_verify`), for media X decodes: what it processes,
+        and images. Only media that passes the header-level judge is decoded (bounded)."""
+        if info is None:
+            return None
+        if category is None:
+            if info.kind not in ("image", "gif"):
+                return info  # the no-category video path is finalized synchronously, unread
+            category = "tweet_image"
+        elif not (Limits.is_async(category) or Limits.kind_of(category) == "image"):
+            return info
+        if judge(info, category, self.limits):
+            return info  # refused on its headers already; not worth decoding
+        return verified(path, info)
 
     def _finalize_fields(self, row: MediaRow, info: MediaInfo | None) -> dict[str, Any]:
         if info is None:
@@ -261,6 +282,11 @@ class MediaService:
         wanted = Limits.kind_of(category) if category else None
         if wanted == "image" and info.kind not in ("image", "gif"):
             raise UploadRefused("unrecognized", UNRECOGNIZED)
+        if wanted == "image" or (wanted is None and info.kind in ("image", "gif")):
+            # X decodes images at FINALIZE: a limit or damage refuses them there.
+            refusal = processing_refusal(info, category or "tweet_image", self.limits)
+            if refusal is not None:
+                raise UploadRefused("invalid_media", refusal.refusal)
         if wanted == "subtitles" and info.kind != "subtitles":
             raise UploadRefused("unrecognized", UNRECOGNIZED)
         if (

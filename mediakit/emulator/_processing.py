@@ -1,8 +1,10 @@
 """How long X takes to process a video or GIF, and whether it fails, decided at FINALIZE.
 
 Durations come from a seeded distribution keyed by media id, so a run is repeatable and two
-processes sharing one state agree. Real checks run on the real bytes where they can: a video
-longer than X's limit fails `UnsupportedMedia` with X's own wording.
+processes sharing one state agree. Whether X accepts the media is the judge's call
+(`_judge.processing_refusal`, the code preflight uses): every limit of the table, on what
+FINALIZE measured and decoded in the real bytes (`_verify`), fails `InvalidMedia` or
+`UnsupportedMedia` with a message naming the limit (X's own wording for the duration).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._detect import MediaInfo
+from .._judge import format_x_duration, processing_refusal
 from ._config import EmulatorConfig
 from ._store import MediaRow
 
@@ -29,19 +32,7 @@ class ProcessingPlan:
     fail_progress: int | None = None
 
 
-def format_duration(seconds: float) -> str:
-    """X's duration wording: 149.35 → '2.minutes+29.seconds+350.milliseconds'."""
-    total_ms = round(seconds * 1000)
-    minutes, rest = divmod(total_ms, 60_000)
-    secs, millis = divmod(rest, 1000)
-    parts = []
-    if minutes:
-        parts.append(f"{minutes}.minutes")
-    if secs or not (minutes or millis):
-        parts.append(f"{secs}.seconds")
-    if millis:
-        parts.append(f"{millis}.milliseconds")
-    return "+".join(parts)
+format_duration = format_x_duration  # X's duration wording, kept under its old name here
 
 
 class ProcessingModel:
@@ -65,34 +56,11 @@ class ProcessingModel:
     ) -> ProcessingPlan:
         rng = self._rng(media_id)
         seconds = self._duration(rng, size, category)
-        limits = self._config.limits
-        if info is not None and info.kind == "video" and info.duration_s is not None:
-            if info.duration_s > limits.max_video_duration_s:
-                return ProcessingPlan(
-                    seconds,
-                    "failed",
-                    3,
-                    "UnsupportedMedia",
-                    f"Duration {format_duration(info.duration_s)} exceeds max duration of "
-                    f"{format_duration(limits.max_video_duration_s)}",
-                    100,
-                )
-            if info.duration_s < limits.min_video_duration_s:
-                return ProcessingPlan(
-                    seconds,
-                    "failed",
-                    3,
-                    "UnsupportedMedia",
-                    f"Duration {format_duration(info.duration_s)} is shorter than min duration "
-                    f"of {format_duration(limits.min_video_duration_s)}",
-                    100,
-                )
-        wants_gif = category in ("tweet_gif", "dm_gif")
-        fits = info is not None and (
-            info.media_type == "image/gif" if wants_gif else info.kind == "video"
-        )
-        if not fits:
-            return ProcessingPlan(seconds, "failed", 1, "InvalidMedia", "Unsupported media", 100)
+        refusal = processing_refusal(info, category or "tweet_video", self._config.limits)
+        if refusal is not None:
+            return ProcessingPlan(
+                seconds, "failed", refusal.error_code, refusal.error_name, refusal.refusal, 100
+            )
         if rng.random() < self._config.processing_failure_rate:
             return ProcessingPlan(
                 seconds, "failed", 1, "InvalidMedia", "file is invalid", rng.randint(5, 99)

@@ -167,3 +167,15 @@ def test_uploads_as_expected(made: mk.samples.SampleFolder, tmp_path: Path, tran
     assert "over the 15 MB limit for tweet_gif" in reasons[banner]
     assert "unrecognized media type" in reasons[page]
     assert result.items["segments"].max() == 2  # the long video
+
+
+def test_preflight_passes_the_good_files_and_flags_the_bad_ones(
+    made: mk.samples.SampleFolder,
+) -> None:
+    checked = mk.preflight(made)
+    verdicts = dict(zip(checked["path"], checked["ok"], strict=True))
+    assert verdicts == {str(f.path.absolute()): f.problem is None for f in made.files}
+    problems = dict(zip(checked["path"], checked["problems"], strict=True))
+    banner, page = (str(f.path.absolute()) for f in made.bad)
+    assert any("over the 15 MB limit for tweet_gif" in p for p in problems[banner])
+    assert any("unrecognized media type" in p for p in problems[page])

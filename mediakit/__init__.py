@@ -54,7 +54,11 @@ if _TYPE_CHECKING:
     from ._forecast import BatchEstimate
     from ._model import ProcessingTimeModel
 
+if _TYPE_CHECKING:
+    from . import samples as samples  # loaded on first use, by __getattr__ below
+
 __version__ = "0.1.0"
+
 
 __all__ = [
     "APIError",
@@ -123,6 +127,10 @@ for _name in __all__:
 
 
 def __getattr__(name: str) -> _Any:
+    if name == "samples":  # a submodule: Pillow and numpy, which `import mediakit` must not load
+        import importlib
+
+        return importlib.import_module(".samples", __name__)
     if name in _LAZY:
         import importlib
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._limits import X_USER_RATE_LIMITS
 from ._media import DEFAULT_CHUNK, FileCheck, discover, inspect_file
-from .emulator._ratelimit import V2_USER_LIMITS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -195,4 +195,4 @@ def plan(
         "STATUS": processed * ESTIMATED_POLLS_PER_PROCESSED_FILE,
         "METADATA": alt_texts,
     }
-    return UploadPlan(tuple(checks), requests, dict(budgets or V2_USER_LIMITS), alt_texts)
+    return UploadPlan(tuple(checks), requests, dict(budgets or X_USER_RATE_LIMITS), alt_texts)

@@ -16,8 +16,8 @@ from starlette.responses import JSONResponse, Response
 from .._detect import HEAD_BYTES, sniff, sniff_file
 from .._limits import CATEGORIES, canonical_category
 from . import _problems as p
-from ._core import MediaService, UploadRefused
-from ._forms import BodyError, Form, content_type, read_form, read_json
+from ._core import MediaService, UploadRefused, post_category
+from ._forms import BodyError, BodyTooLarge, Form, content_type, read_form, read_json
 from ._gate import Gate, Principal
 from ._log import current, note
 from ._ratelimit import Limiter
@@ -26,12 +26,27 @@ __all__ = ["V2"]
 
 ID_PATTERN = re.compile(r"^[0-9]{1,19}$")
 LANGUAGE_CODE = re.compile(r"^[A-Z]{2}$")
-ONE_SHOT_CATEGORIES = ("tweet_image", "dm_image", "subtitles")
+# POST /2/media/upload's media_category enum and body (OAS v2.167, MediaUploadRequest:
+# additionalProperties false); "2025" is the spec of 2025-06 to 2026-02.
+ONE_SHOT_CATEGORIES = {
+    "2026": (
+        "tweet_image",
+        "tweet_video",
+        "tweet_gif",
+        "dm_image",
+        "dm_video",
+        "dm_gif",
+        "subtitles",
+    ),
+    "2025": ("tweet_image", "dm_image", "subtitles"),
+}
+ONE_SHOT_FIELDS = {
+    "2026": ("media", "media_category", "additional_owners"),
+    "2025": ("media", "media_category", "additional_owners", "media_type", "shared"),
+}
 INITIALIZE_FIELDS = ("media_type", "total_bytes", "media_category", "additional_owners", "shared")
 JSON_ONLY = "Requests with bodies must have content-type of application/json."
 NOT_JSON = "Request body is not valid JSON."
-# Room for multipart framing or base64 around the largest chunk X takes.
-ENVELOPE = 64 * 1024
 
 
 def _data(payload: Mapping[str, Any], status: int = 200) -> JSONResponse:
@@ -91,11 +106,15 @@ class V2:
             self.limiter.charge(record.command, principal.user_id)
         return principal
 
-    async def _json_object(self, request: Request) -> dict[str, Any]:
+    async def _json_object(
+        self, request: Request, *, max_body: int | None = None
+    ) -> dict[str, Any]:
         if content_type(request) != "application/json":
             raise p.V2Problem(p.invalid_request([p.message(JSON_ONLY)]))
         try:
-            body = await read_json(request)
+            body = await read_json(request, max_body=max_body)
+        except BodyTooLarge:
+            raise
         except BodyError:
             raise p.V2Problem(p.invalid_request([p.message(NOT_JSON)])) from None
         if not isinstance(body, dict):
@@ -140,6 +159,8 @@ class V2:
             raise _invalid(
                 "body", "media_category", category, f"is not one of [{','.join(CATEGORIES)}]"
             )
+        if category is None and self.service.config.v2_missing_category == "post":
+            category = post_category(media_type)
         owners = _owners(body.get("additional_owners"))
         shared = body.get("shared", False)
         if not isinstance(shared, bool):
@@ -183,13 +204,32 @@ class V2:
         status: int,
         form: Form | None = None,
     ) -> Response:
-        limit = self.service.limits.max_chunk_bytes
+        # X's edge refuses an APPEND whose request body is over 5 MiB before X reads it
+        # (`Limits.max_append_body_bytes`); the command form was served before that edge.
+        max_body = self.service.limits.max_append_body_bytes if form is None else None
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit * 4 // 3 + ENVELOPE:
+        if max_body is not None and declared and declared.isdigit() and int(declared) > max_body:
+            await _drain(request, max_body)
             return p.payload_too_large()
+        try:
+            return await self._append_parts(request, principal, media_id, status, form, max_body)
+        except BodyTooLarge as exc:
+            await _drain(request, exc.limit)
+            return p.payload_too_large()
+
+    async def _append_parts(
+        self,
+        request: Request,
+        principal: Principal,
+        media_id: str,
+        status: int,
+        form: Form | None,
+        max_body: int | None,
+    ) -> Response:
+        limit = self.service.limits.max_chunk_bytes
         kind = content_type(request)
         if form is None and kind == "application/json":
-            body = await self._json_object(request)
+            body = await self._json_object(request, max_body=max_body)
             self._no_extra(body, ("media", "segment_index"))
             encoded = body.get("media")
             if not isinstance(encoded, str):
@@ -209,7 +249,7 @@ class V2:
             if form is None:
                 if kind != "multipart/form-data":
                     raise p.V2Problem(p.invalid_request([p.message(JSON_ONLY)]))
-                form = await self._read_form(request, media_id, limit)
+                form = await self._read_form(request, media_id, limit, max_body=max_body)
             try:
                 segment_index = self._segment_index(form.get("segment_index"))
                 part = form.files.get("media")
@@ -217,11 +257,12 @@ class V2:
                     raise p.V2Problem(
                         p.invalid_request([p.message("The `media` body parameter is missing.")])
                     )
-                if part.too_large:
-                    return p.payload_too_large()
             except BaseException:
                 form.discard()
                 raise
+            if part.too_large:
+                form.discard()
+                return p.payload_too_large()
             temp_path, size = part.path, part.size
         note(segment_index=segment_index, bytes=size)
         row = self.service.append(
@@ -235,9 +276,15 @@ class V2:
             return Response(status_code=204)
         return _data({"expires_at": int(row.session_expires_at)}, status)
 
-    async def _read_form(self, request: Request, media_id: str, limit: int) -> Form:
+    async def _read_form(
+        self, request: Request, media_id: str, limit: int, *, max_body: int | None = None
+    ) -> Form:
         try:
-            return await read_form(request, lambda: self.service.spool_for(media_id), limit)
+            return await read_form(
+                request, lambda: self.service.spool_for(media_id), limit, max_body=max_body
+            )
+        except BodyTooLarge:
+            raise
         except BodyError as exc:
             raise p.V2Problem(p.invalid_request([p.message(str(exc))])) from None
 
@@ -310,9 +357,9 @@ class V2:
                 body.get("command") if isinstance(body.get("command"), str) else None
             )
         elif kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
-            form = await self._read_form(
-                request, "_incoming", self.service.limits.category_max_bytes("tweet_image")
-            )
+            limits = self.service.limits
+            cap = max(limits.category_max_bytes(c) for c in self._one_shot_categories())
+            form = await self._read_form(request, "_incoming", cap)
             command = command or form.get("command")
         if command is not None:
             if form is not None and command != "APPEND":
@@ -326,15 +373,21 @@ class V2:
             raise p.V2Problem(p.invalid_request([p.message(JSON_ONLY)]))
         return await self._one_shot_json(request, principal, body)
 
+    def _one_shot_categories(self) -> tuple[str, ...]:
+        return ONE_SHOT_CATEGORIES[self.service.config.one_shot_spec]
+
     def _one_shot_category(self, value: object) -> str:
-        if not isinstance(value, str) or value not in ONE_SHOT_CATEGORIES:
-            raise _invalid(
-                "body", "media_category", value, f"is not one of [{','.join(ONE_SHOT_CATEGORIES)}]"
-            )
+        allowed = self._one_shot_categories()
+        if not isinstance(value, str) or value not in allowed:
+            raise _invalid("body", "media_category", value, f"is not one of [{','.join(allowed)}]")
         return value
 
     async def _one_shot_form(self, request: Request, principal: Principal, form: Form) -> Response:
         try:
+            self._no_extra(
+                {name: "" for name in form.names()},
+                ONE_SHOT_FIELDS[self.service.config.one_shot_spec],
+            )
             category = self._one_shot_category(form.get("media_category"))
             part = form.files.get("media")
             if part is None:
@@ -354,9 +407,7 @@ class V2:
     async def _one_shot_json(
         self, request: Request, principal: Principal, body: dict[str, Any]
     ) -> Response:
-        self._no_extra(
-            body, ("media", "media_category", "additional_owners", "media_type", "shared")
-        )
+        self._no_extra(body, ONE_SHOT_FIELDS[self.service.config.one_shot_spec])
         category = self._one_shot_category(body.get("media_category"))
         encoded = body.get("media")
         if not isinstance(encoded, str):
@@ -467,7 +518,8 @@ class V2:
         _check_id(media_id if isinstance(media_id, str) else None, "id", "body")
         assert isinstance(media_id, str)
         note(media_id=media_id)
-        metadata = body.get("metadata")
+        # OAS v2.167 (CreateMediaMetadataRequest) requires only `id`.
+        metadata = body.get("metadata", {})
         if not isinstance(metadata, dict):
             raise _invalid("body", "metadata", metadata, "is not an object")
         alt = metadata.get("alt_text")
@@ -542,6 +594,21 @@ class V2:
         current = [s for s in current if s["language_code"] != code] + [entry]
         self.service.store.update_media(media_id, subtitles=current)
         return _data({"id": media_id, "media_category": category, "associated_subtitles": current})
+
+
+async def _drain(request: Request, limit: int) -> None:
+    """Read and drop what is left of a refused body, so the client reads the 413 whole.
+
+    Past a few times the limit, give up: the server then closes the connection instead.
+    """
+    dropped = 0
+    try:
+        async for chunk in request.stream():
+            dropped += len(chunk)
+            if dropped > 4 * limit:
+                return
+    except RuntimeError:
+        return  # the body was already consumed
 
 
 def _owners(value: object) -> list[str]:

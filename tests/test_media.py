@@ -494,7 +494,9 @@ def test_plan_chunks_growth_keeps_limits() -> None:
 
 
 def test_plan_chunks_refusals() -> None:
-    with pytest.raises(ValueError, match="too large to upload in 1000 segments of at most 4.9 MB"):
+    with pytest.raises(
+        ValueError, match=r"too large to upload in 1000 segments of at most 4\.9 MB"
+    ):
         plan_chunks(1000 * MAX_CHUNK + 1)
     with pytest.raises(ValueError, match="too large to upload in 10 segments of at most 1 MB"):
         plan_chunks(10 * MiB + 1, MiB, max_chunk=MiB, max_segments=10)

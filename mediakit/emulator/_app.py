@@ -332,6 +332,7 @@ class Emulator:
                 path=request.url.path,
                 query=request.url.query,
                 api=api,
+                client=_client_of(request),
             )
             token = self._log.begin(record)
             host = p.use_problem_host(self.config.problem_host)
@@ -351,7 +352,7 @@ class Emulator:
                 record.finished_at = self.clock.now()
                 self._log.end(token)
                 if request_log.isEnabledFor(logging.INFO):
-                    request_log.info("%s", _log_line(request, record))
+                    request_log.info("%s", _log_line(record))
 
         return endpoint
 
@@ -451,10 +452,14 @@ class _NoAnswer(Response):
         raise AnswerLost(self.command)
 
 
-def _log_line(request: Request, record: RequestRecord) -> str:
-    """One line per request, never with query values or bodies (they may carry secrets)."""
+def _client_of(request: Request) -> str | None:
     client = request.client
-    who = f"{client.host}:{client.port}" if client else "-"
+    return f"{client.host}:{client.port}" if client else None
+
+
+def _log_line(record: RequestRecord) -> str:
+    """One line per request, never with query values or bodies (they may carry secrets)."""
+    who = record.client or "-"
     status = record.status if record.status is not None else "-"
     if record.extra.get("lost"):
         status = f"{status} (answer lost)"

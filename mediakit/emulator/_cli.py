@@ -399,8 +399,8 @@ def run(args: argparse.Namespace) -> int:
 
     # Stop signals raise KeyboardInterrupt from here on, so the temporary state is removed
     # whenever the process is asked to stop, even before the server runs.
-    _interrupt_on_stop_signals()
     try:
+        _interrupt_on_stop_signals()
         return _serve(args)
     except KeyboardInterrupt:
         return 0

@@ -136,8 +136,9 @@ def serve(
     shown_host = f"[{host}]" if ":" in host else host
     config = _config(emulator, host, bound_port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
     server = uvicorn.Server(config)
-    previous = _interrupt_on_stop_signals()
+    previous: dict[int, Any] = {}
     try:
+        previous = _interrupt_on_stop_signals()
         print(banner(emulator, f"{scheme}://{shown_host}:{bound_port}"), file=out, flush=True)
         asyncio.run(server.serve(sockets=[sock]))
     except KeyboardInterrupt:

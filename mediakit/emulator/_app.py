@@ -42,6 +42,7 @@ from ._v1 import V1, V1Error
 from ._v1 import internal_error as v1_internal_error
 from ._v1 import refusal as v1_refusal
 from ._v2 import V2
+from ._v2_meta import V2Metadata
 
 __all__ = ["Emulator", "MediaRecord", "builtin_state_path"]
 
@@ -296,6 +297,7 @@ class Emulator:
 
     def _build_app(self) -> ASGIApp:
         v2 = V2(self._service, self._gate, self.limiter)
+        meta = V2Metadata(v2)
         v1 = V1(self._service, self._gate, self.limiter)
         wrap = self._endpoint
         routes = [
@@ -307,8 +309,8 @@ class Emulator:
             Route("/2/media/upload/{media_id}/finalize", wrap(v2.finalize, "v2"), methods=["POST"]),
             Route("/2/media/upload", wrap(v2.status, "v2"), methods=["GET"]),
             Route("/2/media/upload", wrap(v2.upload, "v2"), methods=["POST"]),
-            Route("/2/media/metadata", wrap(v2.metadata, "v2"), methods=["POST"]),
-            Route("/2/media/subtitles", wrap(v2.subtitles, "v2"), methods=["POST", "DELETE"]),
+            Route("/2/media/metadata", wrap(meta.metadata, "v2"), methods=["POST"]),
+            Route("/2/media/subtitles", wrap(meta.subtitles, "v2"), methods=["POST", "DELETE"]),
             Route(
                 "/2/oauth2/token",
                 wrap(TokenEndpoint(self.config, self._store), "oauth2"),

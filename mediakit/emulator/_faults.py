@@ -205,8 +205,8 @@ class FaultInjector:
 
     def should_lose(self, command: str | None) -> bool:
         """Whether to lose the answer to this (done) request: drawn per command, seeded."""
-        if command is None or not self.faults.lost:
-            return False
+        if command not in COMMANDS or not self.faults.lost:
+            return False  # the token endpoint and introspection are not media commands
         rate = self.faults.lost.get(command, self.faults.lost.get("*", 0.0))
         return rate > 0 and self._rng.random() < rate
 

@@ -96,7 +96,7 @@ class V2:
         self.gate = gate
         self.limiter = limiter
 
-    def _auth(self, request: Request) -> Principal:
+    def authenticate(self, request: Request) -> Principal:
         principal = self.gate.v2(request)
         if isinstance(principal, Response):
             raise p.V2Problem(principal)
@@ -106,9 +106,7 @@ class V2:
             self.limiter.charge(record.command, principal.user_id)
         return principal
 
-    async def _json_object(
-        self, request: Request, *, max_body: int | None = None
-    ) -> dict[str, Any]:
+    async def json_body(self, request: Request, *, max_body: int | None = None) -> dict[str, Any]:
         if content_type(request) != "application/json":
             raise p.V2Problem(p.invalid_request([p.message(JSON_ONLY)]))
         try:
@@ -122,7 +120,7 @@ class V2:
         return body
 
     @staticmethod
-    def _no_extra(body: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    def refuse_extra(body: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
         extra = [key for key in body if key not in allowed]
         if extra:
             raise p.V2Problem(
@@ -138,9 +136,9 @@ class V2:
 
     async def initialize(self, request: Request) -> Response:
         note(command="INIT")
-        principal = self._auth(request)
-        body = await self._json_object(request)
-        self._no_extra(body, INITIALIZE_FIELDS)
+        principal = self.authenticate(request)
+        body = await self.json_body(request)
+        self.refuse_extra(body, INITIALIZE_FIELDS)
         return await self._init_from(principal, body, status=200)
 
     async def _init_from(
@@ -191,7 +189,7 @@ class V2:
         media_id = request.path_params["media_id"]
         note(command="APPEND", media_id=media_id)
         _check_id(media_id, "id", "path")
-        principal = self._auth(request)
+        principal = self.authenticate(request)
         self.service.session(principal.user_id, media_id)
         return await self._append_body(request, principal, media_id, status=200)
 
@@ -229,8 +227,8 @@ class V2:
         limit = self.service.limits.max_chunk_bytes
         kind = content_type(request)
         if form is None and kind == "application/json":
-            body = await self._json_object(request, max_body=max_body)
-            self._no_extra(body, ("media", "segment_index"))
+            body = await self.json_body(request, max_body=max_body)
+            self.refuse_extra(body, ("media", "segment_index"))
             encoded = body.get("media")
             if not isinstance(encoded, str):
                 raise _invalid("body", "media", "", "is not a base64 string")
@@ -303,7 +301,7 @@ class V2:
         media_id = request.path_params["media_id"]
         note(command="FINALIZE", media_id=media_id)
         _check_id(media_id, "id", "path")
-        principal = self._auth(request)
+        principal = self.authenticate(request)
         return await self._finalize(principal, media_id, status=200)
 
     async def _finalize(self, principal: Principal, media_id: str, *, status: int) -> Response:
@@ -338,7 +336,7 @@ class V2:
             raise _invalid("query", "command", command, "is not one of [STATUS]")
         _check_id(media_id, "media_id", "query")
         assert media_id is not None
-        principal = self._auth(request)
+        principal = self.authenticate(request)
         row = self.service.status(user_id=principal.user_id, media_id=media_id)
         described = self.service.describe(row)
         note(state=described.get("processing_info", {}).get("state"))
@@ -352,7 +350,7 @@ class V2:
         form: Form | None = None
         body: dict[str, Any] | None = None
         if kind == "application/json":
-            body = await self._json_object(request)
+            body = await self.json_body(request)
             command = command or (
                 body.get("command") if isinstance(body.get("command"), str) else None
             )
@@ -366,7 +364,7 @@ class V2:
                 form.discard()
             return await self._command_form(request, command, form, body)
         note(command="UPLOAD")
-        principal = self._auth(request)
+        principal = self.authenticate(request)
         if form is not None:
             return await self._one_shot_form(request, principal, form)
         if body is None:
@@ -384,7 +382,7 @@ class V2:
 
     async def _one_shot_form(self, request: Request, principal: Principal, form: Form) -> Response:
         try:
-            self._no_extra(
+            self.refuse_extra(
                 {name: "" for name in form.names()},
                 ONE_SHOT_FIELDS[self.service.config.one_shot_spec],
             )
@@ -407,7 +405,7 @@ class V2:
     async def _one_shot_json(
         self, request: Request, principal: Principal, body: dict[str, Any]
     ) -> Response:
-        self._no_extra(body, ONE_SHOT_FIELDS[self.service.config.one_shot_spec])
+        self.refuse_extra(body, ONE_SHOT_FIELDS[self.service.config.one_shot_spec])
         category = self._one_shot_category(body.get("media_category"))
         encoded = body.get("media")
         if not isinstance(encoded, str):
@@ -474,7 +472,7 @@ class V2:
                     ]
                 )
             )
-        principal = self._auth(request)
+        principal = self.authenticate(request)
         params: dict[str, Any] = dict(request.query_params)
         if form is not None:
             params.update(dict(form.fields))
@@ -494,7 +492,7 @@ class V2:
                 params["media_category"] = (
                     canonical_category(params["media_category"]) or params["media_category"]
                 )
-            self._no_extra(params, INITIALIZE_FIELDS)
+            self.refuse_extra(params, INITIALIZE_FIELDS)
             return await self._init_from(principal, params, status=202)
         media_id = params.get("media_id")
         _check_id(media_id if isinstance(media_id, str) else None, "media_id", "query")
@@ -506,94 +504,6 @@ class V2:
         if command == "FINALIZE":
             return await self._finalize(principal, media_id, status=201)
         raise _invalid("query", "command", command, "is not one of [INIT,APPEND,FINALIZE]")
-
-    # POST /2/media/metadata
-
-    async def metadata(self, request: Request) -> Response:
-        note(command="METADATA")
-        principal = self._auth(request)
-        body = await self._json_object(request)
-        self._no_extra(body, ("id", "metadata"))
-        media_id = body.get("id")
-        _check_id(media_id if isinstance(media_id, str) else None, "id", "body")
-        assert isinstance(media_id, str)
-        note(media_id=media_id)
-        # OAS v2.167 (CreateMediaMetadataRequest) requires only `id`.
-        metadata = body.get("metadata", {})
-        if not isinstance(metadata, dict):
-            raise _invalid("body", "metadata", metadata, "is not an object")
-        alt = metadata.get("alt_text")
-        if alt is not None:
-            text = alt.get("text") if isinstance(alt, dict) else None
-            if not isinstance(text, str):
-                raise _invalid("body", "metadata.alt_text.text", text, "is not a string")
-            limit = self.service.limits.max_alt_text_chars
-            if len(text) > limit:
-                raise _invalid(
-                    "body",
-                    "metadata.alt_text.text",
-                    text[:40] + "…",
-                    f"is longer than {limit} characters",
-                )
-        row = self.service.find(principal.user_id, media_id)
-        if row is None:
-            raise UploadRefused("not_found", "Not found")
-        merged = {**row.metadata, **metadata}
-        self.service.store.update_media(media_id, metadata=merged)
-        return _data({"id": media_id, "associated_metadata": metadata})
-
-    # POST / DELETE /2/media/subtitles
-
-    async def subtitles(self, request: Request) -> Response:
-        note(command="SUBTITLES")
-        principal = self._auth(request)
-        body = await self._json_object(request)
-        deleting = request.method == "DELETE"
-        allowed = (
-            ("id", "media_category", "language_code")
-            if deleting
-            else ("id", "media_category", "subtitles")
-        )
-        self._no_extra(body, allowed)
-        media_id = body.get("id")
-        _check_id(media_id if isinstance(media_id, str) else None, "id", "body")
-        assert isinstance(media_id, str)
-        note(media_id=media_id)
-        category = body.get("media_category")
-        if category not in ("TweetVideo", "AmplifyVideo"):
-            raise _invalid(
-                "body", "media_category", category, "is not one of [AmplifyVideo,TweetVideo]"
-            )
-        video = self.service.find(principal.user_id, media_id)
-        if video is None or video.phase != "finalized" or video.kind != "video":
-            raise UploadRefused("not_found", "Not found")
-        current = list(video.subtitles)
-        if deleting:
-            code = body.get("language_code")
-            if not isinstance(code, str) or not LANGUAGE_CODE.match(code):
-                raise _invalid("body", "language_code", code, "does not match ^[A-Z]{2}$")
-            remaining = [s for s in current if s["language_code"] != code]
-            if len(remaining) == len(current):
-                raise UploadRefused("not_found", "Not found")
-            self.service.store.update_media(media_id, subtitles=remaining)
-            return _data({"deleted": True})
-        sub = body.get("subtitles")
-        if not isinstance(sub, dict):
-            raise _invalid("body", "subtitles", sub, "is not an object")
-        sub_id, code, name = sub.get("id"), sub.get("language_code"), sub.get("display_name")
-        _check_id(sub_id if isinstance(sub_id, str) else None, "subtitles.id", "body")
-        assert isinstance(sub_id, str)
-        if not isinstance(code, str) or not LANGUAGE_CODE.match(code):
-            raise _invalid("body", "subtitles.language_code", code, "does not match ^[A-Z]{2}$")
-        if not isinstance(name, str) or not name:
-            raise _invalid("body", "subtitles.display_name", name, "is not a non-empty string")
-        track = self.service.find(principal.user_id, sub_id)
-        if track is None or track.media_category != "subtitles" or track.phase != "finalized":
-            raise UploadRefused("not_found", "Not found")
-        entry = {"id": sub_id, "language_code": code, "display_name": name}
-        current = [s for s in current if s["language_code"] != code] + [entry]
-        self.service.store.update_media(media_id, subtitles=current)
-        return _data({"id": media_id, "media_category": category, "associated_subtitles": current})
 
 
 async def _drain(request: Request, limit: int) -> None:

@@ -153,7 +153,7 @@ def test_stop_signals_clean_the_temporary_folder(start, signum: int) -> None:
 
 
 RACE = """
-import signal, sys
+import selectors, signal, sys
 real = signal.signal
 installed = 0
 def racing(sig, handler):
@@ -161,21 +161,32 @@ def racing(sig, handler):
     previous = real(sig, handler)
     if sig == signal.SIGINT:
         installed += 1
-        if installed == {when}:
+        if installed == {when!r}:
             signal.raise_signal(signal.SIGINT)  # Ctrl-C at that very instant
     return previous
 signal.signal = racing
+polls = 0
+real_select = selectors.DefaultSelector.select
+def select(self, timeout=None):
+    global polls
+    polls += 1
+    if {when!r} == "loop" and polls == 1:
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C on the event loop's first poll
+    return real_select(self, timeout)
+selectors.DefaultSelector.select = select
 from mediakit.cli import main
 sys.exit(main(["emulator", "--port", "0"]))
 """
 
 
-@pytest.mark.parametrize("when", [1, 2, 3])
-def test_ctrl_c_at_any_handler_change_exits_cleanly(when: int, tmp_path: Path) -> None:
+@pytest.mark.parametrize("when", [1, 2, 3, "loop"])
+def test_ctrl_c_at_any_moment_of_start_up_exits_cleanly(when: int | str, tmp_path: Path) -> None:
     """The flaky banner test's cause: Ctrl-C landing between asyncio.run installing its SIGINT
     handler and resetting its interrupt count let a bare CancelledError out (exit code 1).
-    Here Ctrl-C lands right after each SIGINT handler change the emulator makes on its way to
-    serving: the command's own, `serve`'s, and uvicorn's."""
+    Here Ctrl-C lands right after each SIGINT handler change on the way to serving (the
+    command's, `serve`'s, uvicorn's) and on the event loop's first poll. (A Ctrl-C raised as
+    an exception into the event loop before uvicorn took over could also hang the shutdown:
+    seen under CPU load, not reproducible on demand; `serve` now only sets uvicorn's flag.)"""
     script = tmp_path / "race.py"
     script.write_text(RACE.format(when=when))
     env = {**os.environ, "TMPDIR": str(tmp_path)}

@@ -138,7 +138,7 @@ def serve(
     server = uvicorn.Server(config)
     previous: dict[int, Any] = {}
     try:
-        previous = _interrupt_on_stop_signals()
+        previous = _stop_on_signals(server)
         print(banner(emulator, f"{scheme}://{shown_host}:{bound_port}"), file=out, flush=True)
         asyncio.run(server.serve(sockets=[sock]))
     except KeyboardInterrupt:
@@ -149,20 +149,33 @@ def serve(
         sock.close()
 
 
+def _stop_on_signals(server: uvicorn.Server) -> dict[int, Any]:
+    """While the server runs, SIGINT and SIGTERM ask it to shut down (a second one forces it).
+
+    A flag, not an exception: an exception raised into the event loop before uvicorn has
+    taken the signals over can leave its task unable to finish. And not Python's default
+    SIGINT handler, because `asyncio.run` then installs its own and resets its interrupt
+    count afterwards (CPython 3.11 Lib/asyncio/runners.py, `Runner.run`): a Ctrl-C landing
+    between the two cancels the server uncounted, and a bare CancelledError exits 1.
+    """
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        if server.should_exit:
+            server.force_exit = True
+        server.should_exit = True
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
 def _interrupt_on_stop_signals() -> dict[int, Any]:
-    """SIGINT and SIGTERM raise KeyboardInterrupt, through a handler of our own.
-
-    Our own, not Python's default, for two reasons. SIGTERM's default kills the process
-    before any cleanup. And with the default SIGINT handler in place, `asyncio.run` installs
-    its own and then resets its interrupt count (CPython 3.11 Lib/asyncio/runners.py,
-    `Runner.run`): a Ctrl-C landing between the two cancels the server without being counted,
-    so a bare CancelledError escapes and the process exits 1. uvicorn still handles both
-    signals while it serves and re-raises them into this handler once it has shut down.
-    """
+    """SIGINT and SIGTERM raise KeyboardInterrupt (SIGTERM's default would kill the process
+    before any cleanup). For synchronous code only: `serve` swaps in a flag while it runs."""
     if threading.current_thread() is not threading.main_thread():
         return {}
     return {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}

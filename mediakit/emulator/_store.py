@@ -181,7 +181,16 @@ class Store:
             # An emulator of its own: a private temporary directory, removed on close.
             self._owned_tmp = tempfile.mkdtemp(prefix="mediakit-emulator-")
             state_path = Path(self._owned_tmp) / "state.sqlite"
-        self.state_path = Path(state_path)
+        try:
+            self._open(Path(state_path), spool_dir)
+        except BaseException:
+            # Even Ctrl-C halfway: a temporary state must not outlive a failed start.
+            if self._owned_tmp is not None:
+                shutil.rmtree(self._owned_tmp, ignore_errors=True)
+            raise
+
+    def _open(self, state_path: Path, spool_dir: Path | None) -> None:
+        self.state_path = state_path
         check_state_file(self.state_path)
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         self.spool_dir = Path(spool_dir) if spool_dir else self.state_path.with_suffix(".spool")
@@ -207,9 +216,13 @@ class Store:
                     (str(uuid.uuid4()),),
                 )
                 row = db.execute("SELECT value FROM meta WHERE key='state_id'").fetchone()
-        except sqlite3.DatabaseError as exc:
+        except BaseException as exc:
             self._db.close()
-            raise NotAStateFile(f"{self.state_path} is not a usable state file: {exc}") from None
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise NotAStateFile(
+                    f"{self.state_path} is not a usable state file: {exc}"
+                ) from None
+            raise
         self.state_id = str(row[0])
 
     @contextmanager

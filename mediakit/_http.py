@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from ._errors import ConfigurationError
 
-__all__ = ["httpx", "is_loopback", "make_client"]
+__all__ = ["asgi_transport", "httpx", "is_loopback", "make_client"]
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=15.0)
 
@@ -22,6 +23,27 @@ def is_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+class _ASGITransport(httpx.ASGITransport):
+    """httpx's in-process transport, where an app that loses its connection reads as one.
+
+    The emulator's lost-answer fault does the work and then raises a `ConnectionError` (it
+    has no socket to close); a client must meet what a socket gives it in that case.
+    """
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except ConnectionError as exc:
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response.", request=request
+            ) from exc
+
+
+def asgi_transport(app: Any) -> httpx.AsyncBaseTransport:
+    """An in-process transport to an ASGI app (the emulator), with socket-like failures."""
+    return _ASGITransport(app=app)
 
 
 def make_client(

@@ -42,7 +42,30 @@ __all__ = [
     "canonical_category",
 ]
 
+KiB = 1024
 MiB = 1024 * 1024
+
+# X's published v2 budgets (docs.x.com x-api/fundamentals/rate-limits.mdx; x-media-api.md §4.1),
+# by command (the endpoint each command is served by). X never published v1.1 media numbers, so
+# v1.1 commands count against the matching v2 endpoint's budget.
+X_USER_RATE_LIMITS: Mapping[str, int] = {  # per user per 15 minutes
+    "UPLOAD": 500,
+    "STATUS": 1000,
+    "INIT": 1875,
+    "APPEND": 1875,
+    "FINALIZE": 1875,
+    "METADATA": 500,
+    "SUBTITLES": 100,
+}
+X_APP_RATE_LIMITS: Mapping[str, int] = {  # per app per 24 hours
+    "UPLOAD": 50_000,
+    "STATUS": 100_000,
+    "INIT": 180_000,
+    "APPEND": 180_000,
+    "FINALIZE": 180_000,
+    "METADATA": 50_000,
+    "SUBTITLES": 10_000,
+}
 
 IMAGE_TYPES = (
     "image/jpeg",
@@ -120,29 +143,6 @@ _DEFAULT_TYPES: dict[Kind, tuple[str, ...]] = {
 }
 
 
-# X's published v2 budgets (x-media-api.md §4.1, docs `x-api/fundamentals/rate-limits.mdx`),
-# by the command each endpoint serves. Per user per 15 minutes:
-X_USER_RATE_LIMITS: Mapping[str, int] = {
-    "UPLOAD": 500,
-    "STATUS": 1000,
-    "INIT": 1875,
-    "APPEND": 1875,
-    "FINALIZE": 1875,
-    "METADATA": 500,
-    "SUBTITLES": 100,
-}
-# Per app per 24 hours:
-X_APP_RATE_LIMITS: Mapping[str, int] = {
-    "UPLOAD": 50_000,
-    "STATUS": 100_000,
-    "INIT": 180_000,
-    "APPEND": 180_000,
-    "FINALIZE": 180_000,
-    "METADATA": 50_000,
-    "SUBTITLES": 10_000,
-}
-
-
 def canonical_category(value: str) -> str | None:
     """`tweet_image` from any spelling X has accepted: TweetImage, TWEET_IMAGE, tweet_image."""
     text = value.strip()
@@ -164,7 +164,17 @@ class Limits:
     sync_video_max_bytes: int = 15 * MiB
     # The largest total_bytes the v2 initialize endpoint accepts at all (16 GiB).
     total_bytes_max: int = 17_179_869_184
-    max_chunk_bytes: int = 5 * MiB
+    # X documents each APPEND chunk as "<= 5 MB" (v1.1 APPEND reference: for `media` and for the
+    # base64 `media_data` alike, i.e. what is sent). The v2 edge refuses, with 413 and no body,
+    # an APPEND whose request body is over 5 MiB: a multipart body carrying a media part of
+    # exactly 5,242,880 bytes was refused (trypostit/trypost#31, 2026-05) while 4 MiB parts
+    # pass (xdevplatform/xurl api/media.go, the official large-video sample). So the boundary
+    # is the whole request body, not the media part.
+    max_chunk_bytes: int = 5 * MiB  # a chunk's decoded bytes (v1.1 refuses more)
+    max_append_body_bytes: int = 5 * MiB  # a v2 APPEND's request body (the edge's 413)
+    # Room a client leaves for multipart framing (boundaries, part headers: a few hundred
+    # bytes) so its chunks stay safely under `max_append_body_bytes`.
+    append_framing_bytes: int = 64 * KiB
     max_segments: int = 1000
     max_alt_text_chars: int = 1000
     max_additional_owners: int = 100
@@ -200,6 +210,11 @@ class Limits:
                 f"Limits.max_bytes has unknown media categories {sorted(unknown)}; "
                 f"X's are {', '.join(CATEGORIES)}"
             )
+
+    @property
+    def max_client_chunk_bytes(self) -> int:
+        """The largest chunk a client should send: its APPEND body then stays under X's cap."""
+        return min(self.max_chunk_bytes, self.max_append_body_bytes - self.append_framing_bytes)
 
     def category_max_bytes(self, category: str) -> int:
         """The size limit for `category` (snake_case, as `canonical_category` returns)."""

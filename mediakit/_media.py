@@ -49,7 +49,10 @@ KiB: Final = 1024
 MiB: Final = 1024 * 1024
 GiB: Final = 1024 * MiB
 DEFAULT_CHUNK: Final = 4 * MiB
-"""APPEND chunk size unless asked otherwise: under X's 5 MB cap with room for multipart."""
+"""APPEND chunk size unless asked otherwise: its multipart body stays well under the 5 MiB
+request-body cap of X's edge (`Limits.max_append_body_bytes`)."""
+MAX_CHUNK: Final = Limits().max_client_chunk_bytes
+"""The largest chunk planned by default: 5 MiB less 64 KiB of room for multipart framing."""
 
 _GROWTH_STEP: Final = 64 * KiB
 """When a file needs more than the segment cap, chunks grow in steps of this size."""
@@ -182,7 +185,7 @@ def plan_chunks(
     size: int,
     chunk_size: int = DEFAULT_CHUNK,
     *,
-    max_chunk: int = 5 * MiB,
+    max_chunk: int = MAX_CHUNK,
     max_segments: int = 1000,
 ) -> tuple[int, int]:
     """(chunk size, segment count) for uploading `size` bytes.
@@ -217,10 +220,11 @@ def plan_chunks(
 
 
 def _check_chunk_size(chunk_size: int, limits: Limits) -> None:
-    if not 0 < chunk_size <= limits.max_chunk_bytes:
+    largest = limits.max_client_chunk_bytes
+    if not 0 < chunk_size <= largest:
         raise ConfigurationError(
-            f"chunk_size must be between 1 and {limits.max_chunk_bytes} bytes "
-            f"({format_size(limits.max_chunk_bytes)}), not {chunk_size}"
+            f"chunk_size must be between 1 and {largest} bytes "
+            f"({format_size(largest)}), not {chunk_size}"
         )
 
 
@@ -372,7 +376,7 @@ def inspect_with_info(
         planned, segments = plan_chunks(
             size,
             chunk_size,
-            max_chunk=limits.max_chunk_bytes,
+            max_chunk=limits.max_client_chunk_bytes,
             max_segments=limits.max_segments,
         )
     except ValueError as exc:

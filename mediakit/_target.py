@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ._clock import Clock
 from ._credentials import Credentials
 from ._errors import ConfigurationError
-from ._http import httpx, is_loopback
+from ._http import asgi_transport, httpx, is_loopback
 from ._protocol import DIALECTS
 
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ def resolve_target(
         return Target(
             "emulator",
             default_url,
-            httpx.ASGITransport(app=emulator.app),
+            asgi_transport(emulator.app),
             credentials or demo_credentials(),
             clock=clock or emulator.clock,
             borrowed_emulator=emulator,
@@ -179,7 +179,7 @@ def resolve_target(
     return Target(
         "emulator",
         default_url,
-        httpx.ASGITransport(app=builtin.app),
+        asgi_transport(builtin.app),
         demo_credentials(),  # the built-in emulator accepts its demo keys, and only those
         emulator=builtin,
         clock=builtin.clock,

@@ -406,7 +406,9 @@ def test_frames_can_be_read_while_a_background_batch_runs(tmp_path: Path, media_
     emu = Emulator(
         clock=ScaledClock(10), processing_seconds=(4.0, 16.0), seed=3, state=tmp_path / "l.sqlite"
     )
-    clips = [mf.make_mp4(media_dir / f"c{i}.mp4") for i in range(3)]
+    # Different clips: processing time is drawn per content, so identical clips would all
+    # finish at the same instant.
+    clips = [mf.make_mp4(media_dir / f"c{i}.mp4", seconds=1.0 + i / 2) for i in range(3)]
     photo = mf.make_png(media_dir / "p.png")
     job = mk.upload_files([*clips, photo], emulator=emu, wait=False, progress="none")
     seen: list[tuple[str, ...]] = []

@@ -29,6 +29,9 @@ from .conftest import make_client
 UPLOAD = "/1.1/media/upload.json"
 METADATA = "/1.1/media/metadata/create.json"
 NOT_FOUND = {"errors": [{"code": 34, "message": "Sorry, that page does not exist"}]}
+NO_ACCESS = {
+    "errors": [{"code": 220, "message": "Your credentials do not allow access to this resource."}]
+}
 BAD_AUTH = {"errors": [{"code": 215, "message": "Bad Authentication data."}]}
 MiB = 1024 * 1024
 
@@ -773,14 +776,14 @@ async def test_auth_refusals(v1_base: Base, emu: Emulator) -> None:
         assert answer.status_code == 400 and answer.json() == BAD_AUTH
         answer = await c.post(METADATA, json={}, headers={"authorization": "Basic eDp5"})
         assert answer.status_code == 400 and answer.json() == BAD_AUTH
-    # Any bearer token, even a v2 user token with media.write: X's code 215.
+    # Any bearer token, even a v2 user token with media.write: 403, as users report from X.
     for token in (DEMO.user_token, DEMO.app_bearer_token, "nonsense"):
         async with make_client(v1_base, token=token) as c:
             answer = await c.post(UPLOAD, data=data)
-            assert answer.status_code == 400 and answer.json() == BAD_AUTH
+            assert answer.status_code == 403 and answer.json() == NO_ACCESS
             body, kind = multipart([("media", b"abc", "a", None)])
             answer = await c.post(UPLOAD, content=body, headers={"content-type": kind})
-            assert answer.status_code == 400 and answer.json() == BAD_AUTH
+            assert answer.status_code == 403 and answer.json() == NO_ACCESS
     async with make_client(v1_base, auth=signer(emu.clock, consumer_secret="wrong")) as c:
         answer = await c.post(UPLOAD, data=data)
         assert answer.status_code == 401

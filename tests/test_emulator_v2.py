@@ -14,7 +14,7 @@ from . import mediafactory as mf
 from .conftest import make_client
 from .emuhelp import append, finalize, initialize, status, upload_bytes, upload_file, wait_processed
 
-INVALID_REQUEST = "https://api.twitter.com/2/problems/invalid-request"
+INVALID_REQUEST = "https://api.x.com/2/problems/invalid-request"
 
 
 def problem_messages(response: httpx.Response) -> list[str]:
@@ -252,17 +252,20 @@ async def test_video_over_140_seconds_fails_with_its_duration(
 
 
 async def test_processing_durations_are_seeded(media_dir: Path, tmp_path: Path) -> None:
-    clip = mf.make_mp4(media_dir / "clip.mp4", seconds=1.0).read_bytes()
+    clips = [
+        mf.make_mp4(media_dir / f"clip{i}.mp4", seconds=1.0 + i / 2).read_bytes() for i in range(3)
+    ]
     durations = []
     for run in range(2):
         emulator = Emulator(seed=11, processing_seconds=(5, 30), state=tmp_path / f"s{run}.sqlite")
         async with make_client(("https://api.x.com", httpx.ASGITransport(app=emulator.app))) as c:
-            ids = [(await upload_bytes(c, clip, "tweet_video"))[0] for _ in range(3)]
+            ids = [(await upload_bytes(c, clip, "tweet_video"))[0] for clip in clips]
         durations.append([emulator.media_by_id(i).processing_s for i in ids])  # type: ignore[union-attr]
         emulator.close()
-    # Same seed, different ids: different draws per media, in the configured range.
+    # Drawn per content: different clips differ, the same clip takes the same time in every run.
     assert all(5 <= d <= 30 for d in durations[0] + durations[1])
     assert len(set(durations[0])) == 3
+    assert durations[0] == durations[1]
 
 
 # 27 (v2 form), 9: size limits at INIT
@@ -277,8 +280,10 @@ async def test_processing_durations_are_seeded(media_dir: Path, tmp_path: Path) 
         ("dm_gif", "image/gif", 15728640),
         ("tweet_video", "video/mp4", 536870912),
         ("amplify_video", "video/mp4", 536870912),
-        (None, "image/gif", 5242880),
-        (None, "video/mp4", 15728640),
+        # No category on v2: a Post's category by type (docs.x.com media best practices).
+        (None, "image/gif", 15728640),
+        (None, "video/mp4", 536870912),
+        (None, "image/png", 5242880),
     ],
 )
 async def test_size_limits_at_init(

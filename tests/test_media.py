@@ -20,6 +20,7 @@ from mediakit._errors import ConfigurationError, MediaError
 from mediakit._limits import Limits
 from mediakit._media import (
     DEFAULT_CHUNK,
+    MAX_CHUNK,
     FileCheck,
     MiB,
     discover,
@@ -443,9 +444,9 @@ def test_video_sizes_and_chunk_growth(tmp_path: Path) -> None:
     assert check.ok
     assert check.chunk_size == 4 * MiB + 64 * KiB
     assert check.segments is not None and check.segments <= 1000
-    huge = mf.make_big_file(tmp_path / "huge.mp4", 5000 * MiB + 1, header="mp4")
+    huge = mf.make_big_file(tmp_path / "huge.mp4", 1000 * MAX_CHUNK + 1, header="mp4")
     assert inspect_file(huge, limits=premium).problem == (
-        "too large to upload in 1000 segments of at most 5 MB"
+        "too large to upload in 1000 segments of at most 4.9 MB"
     )
 
 
@@ -465,30 +466,33 @@ def test_video_sizes_and_chunk_growth(tmp_path: Path) -> None:
         (1000 * DEFAULT_CHUNK, DEFAULT_CHUNK, (DEFAULT_CHUNK, 1000)),  # exactly at the cap
         (1000 * DEFAULT_CHUNK + 1, DEFAULT_CHUNK, (DEFAULT_CHUNK + 64 * KiB, 985)),
         (1000 * MiB + 1, MiB, (MiB + 64 * KiB, 942)),
-        (1000 * 5 * MiB, DEFAULT_CHUNK, (5 * MiB, 1000)),  # the largest possible
-        (1000 * 5 * MiB - 1, DEFAULT_CHUNK, (5 * MiB, 1000)),
-        (5 * MiB, 5 * MiB, (5 * MiB, 1)),
+        # The largest chunk stays 64 KiB under the 5 MiB body cap of X's edge.
+        (1000 * MAX_CHUNK, DEFAULT_CHUNK, (MAX_CHUNK, 1000)),  # the largest possible
+        (1000 * MAX_CHUNK - 1, DEFAULT_CHUNK, (MAX_CHUNK, 1000)),
+        (5 * MiB, MAX_CHUNK, (MAX_CHUNK, 2)),
         (0, DEFAULT_CHUNK, (DEFAULT_CHUNK, 0)),
     ],
 )
 def test_plan_chunks(size: int, chunk: int, plan: tuple[int, int]) -> None:
     assert plan_chunks(size, chunk) == plan
     chunk_size, segments = plan
-    assert segments <= 1000 and chunk_size <= 5 * MiB
+    assert segments <= 1000 and chunk_size <= MAX_CHUNK == 5 * MiB - 64 * KiB
     assert chunk_size * segments >= size
     assert size == 0 or chunk_size * (segments - 1) < size
 
 
 def test_plan_chunks_growth_keeps_limits() -> None:
-    for size in range(4000 * MiB + 1, 5000 * MiB, 37 * MiB + 12345):
+    for size in range(4000 * MiB + 1, 1000 * MAX_CHUNK, 37 * MiB + 12345):
         chunk_size, segments = plan_chunks(size)
-        assert chunk_size % (64 * KiB) == 0 and chunk_size <= 5 * MiB
+        assert chunk_size % (64 * KiB) == 0 and chunk_size <= MAX_CHUNK
         assert segments <= 1000 and chunk_size * segments >= size
 
 
 def test_plan_chunks_refusals() -> None:
-    with pytest.raises(ValueError, match="too large to upload in 1000 segments of at most 5 MB"):
-        plan_chunks(5000 * MiB + 1)
+    with pytest.raises(
+        ValueError, match=r"too large to upload in 1000 segments of at most 4\.9 MB"
+    ):
+        plan_chunks(1000 * MAX_CHUNK + 1)
     with pytest.raises(ValueError, match="too large to upload in 10 segments of at most 1 MB"):
         plan_chunks(10 * MiB + 1, MiB, max_chunk=MiB, max_segments=10)
     assert plan_chunks(10 * MiB, 64 * KiB, max_chunk=MiB, max_segments=10) == (MiB, 10)

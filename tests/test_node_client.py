@@ -629,7 +629,7 @@ def test_v2_too_large_gif(address: str, tls: TLS, media_dir: Path) -> None:
     # X's v2 problem: NTA puts its title and detail in the message, its errors in `errors`.
     assert error["message"] == (
         "Request failed with code 400 - Invalid Request: One or more parameters to your request"
-        " was invalid. (see https://api.twitter.com/2/problems/invalid-request)"
+        " was invalid. (see https://api.x.com/2/problems/invalid-request)"
     )
     assert error["errors"] == [
         {
@@ -672,5 +672,7 @@ def test_auth_refusals(address: str, tls: TLS, media_dir: Path) -> None:
     # A bearer token, even a v2 user token, is refused on v1.1 as X refuses it.
     bearer = nta(address, tls, [{"call": "v1.uploadMedia", "file": path}], auth=BEARER)
     error = bearer.error()
-    assert error["code"] == 400 and error["isAuthError"]
-    assert error["errors"] == [{"code": 215, "message": "Bad Authentication data."}]
+    assert error["code"] == 403
+    assert error["errors"] == [
+        {"code": 220, "message": "Your credentials do not allow access to this resource."}
+    ]

@@ -431,10 +431,10 @@ def test_tweepy_auth_refusals(host: str, media_dir: Path) -> None:
     close(wrong)
     # A bearer token (even a v2 user token) is refused on v1.1, as X refuses it.
     bearer = make_api(host, auth=tweepy.OAuth2BearerHandler(DEMO.user_token))
-    with pytest.raises(tweepy.errors.BadRequest) as refused:
+    with pytest.raises(tweepy.errors.Forbidden) as refused:
         bearer.media_upload(path)
-    assert refused.value.api_codes == [215]
-    assert refused.value.api_messages == ["Bad Authentication data."]
+    assert refused.value.api_codes == [220]
+    assert refused.value.api_messages == ["Your credentials do not allow access to this resource."]
     close(bearer)
 
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
 import platformdirs
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -22,22 +20,36 @@ from .._clock import Clock
 from .._limits import Limits
 from . import _problems as p
 from ._config import DEMO, EmulatorConfig, UserTokenGrant
+from ._connections import connection_closer
 from ._core import MediaService, UploadRefused
-from ._faults import ConnectionDropped, FaultInjector, Faults, InjectedFault, Latency
-from ._forms import BodyError, read_small_body
+from ._faults import (
+    AnswerLost,
+    ConnectionDropped,
+    FaultInjector,
+    Faults,
+    InjectedFault,
+    Latency,
+    faults_table,
+    over_socket,
+)
+from ._forms import BodyError
 from ._gate import Gate
-from ._log import RequestLog, RequestRecord, note
+from ._log import RequestLog, RequestRecord
 from ._processing import processing_info
 from ._ratelimit import Limiter, RateLimited, RateLimits
 from ._store import MediaRow, Store
+from ._tokens import TokenEndpoint
 from ._v1 import V1, V1Error
 from ._v1 import internal_error as v1_internal_error
 from ._v1 import refusal as v1_refusal
 from ._v2 import V2
+from ._v2_meta import V2Metadata
 
 __all__ = ["Emulator", "MediaRecord", "builtin_state_path"]
 
 log = logging.getLogger("mediakit.emulator")
+# One line per answered request, at INFO (`mediakit emulator --log-requests` shows them).
+request_log = logging.getLogger("mediakit.emulator.requests")
 Handler = Callable[[Request], Awaitable[Response]]
 SWEEP_EVERY_S = 60.0
 
@@ -172,11 +184,18 @@ class Emulator:
         )
         self.config = replace(base, **changes)
         self._store = Store(self.config.state_path, self.config.spool_dir)
+        try:
+            self._set_up()
+        except BaseException:
+            self._store.close()  # a temporary state must not outlive a failed start
+            raise
+
+    def _set_up(self) -> None:
         self._service = MediaService(self.config, self._store)
         self._gate = Gate(self.config, self._store)
         self._log = RequestLog(self.config.request_log_size)
         self.faults = FaultInjector(self.config.faults)
-        self.limiter = Limiter(self.config.rate_limits, self.config.clock, self.faults)
+        self.limiter = Limiter(self.config.rate_limits, self.config.clock, self._store, self.faults)
         self._last_sweep = float("-inf")
         self.app = self._build_app()
         # What a socket server runs: the same app, marked as served and bandwidth-capped.
@@ -200,7 +219,11 @@ class Emulator:
 
     @property
     def state_id(self) -> str:
-        """The identity of this emulator's state: a UUID made with it and kept in its file."""
+        """The identity of this emulator's state: a UUID made with the state file and kept in it.
+
+        An emulator restarted on the same state file keeps it; a new temporary state gets a new
+        one, so a client can tell whether the media ids it recorded can still be known here.
+        """
         return self._store.state_id
 
     @property
@@ -275,6 +298,7 @@ class Emulator:
 
     def _build_app(self) -> ASGIApp:
         v2 = V2(self._service, self._gate, self.limiter)
+        meta = V2Metadata(v2)
         v1 = V1(self._service, self._gate, self.limiter)
         wrap = self._endpoint
         routes = [
@@ -286,9 +310,13 @@ class Emulator:
             Route("/2/media/upload/{media_id}/finalize", wrap(v2.finalize, "v2"), methods=["POST"]),
             Route("/2/media/upload", wrap(v2.status, "v2"), methods=["GET"]),
             Route("/2/media/upload", wrap(v2.upload, "v2"), methods=["POST"]),
-            Route("/2/media/metadata", wrap(v2.metadata, "v2"), methods=["POST"]),
-            Route("/2/media/subtitles", wrap(v2.subtitles, "v2"), methods=["POST", "DELETE"]),
-            Route("/2/oauth2/token", wrap(self._token, "oauth2"), methods=["POST"]),
+            Route("/2/media/metadata", wrap(meta.metadata, "v2"), methods=["POST"]),
+            Route("/2/media/subtitles", wrap(meta.subtitles, "v2"), methods=["POST", "DELETE"]),
+            Route(
+                "/2/oauth2/token",
+                wrap(TokenEndpoint(self.config, self._store), "oauth2"),
+                methods=["POST"],
+            ),
             Route("/_emulator/media", self._media_json, methods=["GET"]),
             Route("/_emulator/requests", self._requests_json, methods=["GET"]),
             Route("/_emulator/health", self._health, methods=["GET"]),
@@ -307,113 +335,89 @@ class Emulator:
                 path=request.url.path,
                 query=request.url.query,
                 api=api,
+                client=_client_of(request),
             )
             token = self._log.begin(record)
+            host = p.use_problem_host(self.config.problem_host)
             try:
-                if now - self._last_sweep >= SWEEP_EVERY_S:
-                    self._last_sweep = now
-                    self._service.sweep()
-                delay = self.faults.latency()
-                if delay:
-                    await self.clock.sleep(delay)
-                if self.faults.should_drop(request.scope):
-                    record.status = 0
-                    record.extra["dropped"] = True
-                    return _DroppedConnection()
-                try:
-                    response = await handler(request)
-                except (p.V2Problem, V1Error) as exc:
-                    response = exc.response
-                except RateLimited:
-                    response = _too_many_requests(api)
-                except InjectedFault as exc:
-                    response = _injected(api, exc.status)
-                except UploadRefused as exc:
-                    from ._v2 import _refusal
-
-                    response = v1_refusal(exc) if api == "v1.1" else _refusal(exc)
-                except BodyError as exc:
-                    response = p.invalid_request([p.message(str(exc))])
-                except Exception:
-                    # A bug of ours must still look like X's 500, never a traceback.
-                    log.exception("emulator error on %s %s", request.method, request.url.path)
-                    response = p.problem(
-                        500,
-                        {
-                            "title": "Internal Server Error",
-                            "detail": "Internal Server Error",
-                            "type": f"{p.PROBLEMS}/internal-error",
-                            "status": 500,
-                        },
-                    )
-                    if api == "v1.1":
-                        response = v1_internal_error()
-                headers = record.extra.get("rate_limit_headers")
-                if headers:
-                    response.headers.update(headers)
-                # X tags every answer with the id its support asks for.
-                response.headers["x-transaction-id"] = secrets.token_hex(8)
-                record.status = response.status_code
+                response = await self._answer(request, handler, api, record)
+                if (
+                    200 <= response.status_code < 300
+                    and not record.extra.get("dropped")
+                    and self.faults.should_lose(record.command)
+                ):
+                    # The work is done and committed; the answer never reaches the client.
+                    record.extra["lost"] = True
+                    return _NoAnswer(record.command, after_work=True)
                 return response
             finally:
+                p.reset_problem_host(host)
                 record.finished_at = self.clock.now()
                 self._log.end(token)
+                if request_log.isEnabledFor(logging.INFO):
+                    request_log.info("%s", _log_line(record))
 
         return endpoint
+
+    async def _answer(
+        self, request: Request, handler: Handler, api: str, record: RequestRecord
+    ) -> Response:
+        if record.started_at - self._last_sweep >= SWEEP_EVERY_S:
+            self._last_sweep = record.started_at
+            self._service.sweep()
+        delay = self.faults.latency()
+        if delay:
+            await self.clock.sleep(delay)
+        if self.faults.should_drop(request.scope):
+            record.status = 0
+            record.extra["dropped"] = True
+            return _NoAnswer(record.command, after_work=False)
+        try:
+            response = await handler(request)
+        except (p.V2Problem, V1Error) as exc:
+            response = exc.response
+        except RateLimited:
+            response = _too_many_requests(api)
+        except InjectedFault as exc:
+            response = _injected(api, exc.status)
+        except UploadRefused as exc:
+            from ._v2 import _refusal
+
+            response = v1_refusal(exc) if api == "v1.1" else _refusal(exc)
+        except BodyError as exc:
+            response = p.invalid_request([p.message(str(exc))])
+        except ClientDisconnect:
+            # The client went away mid-request: nothing to answer, nothing to trace.
+            log.warning("client went away mid-request: %s %s", request.method, request.url.path)
+            record.status = 0
+            record.extra["client_disconnected"] = True
+            return Response(status_code=400)
+        except Exception:
+            # A bug of ours must still look like X's 500, never a traceback.
+            log.exception("emulator error on %s %s", request.method, request.url.path)
+            response = p.problem(
+                500,
+                {
+                    "title": "Internal Server Error",
+                    "detail": "Internal Server Error",
+                    "type": p.problem_type("internal-error"),
+                    "status": 500,
+                },
+            )
+            if api == "v1.1":
+                response = v1_internal_error()
+        headers = record.extra.get("rate_limit_headers")
+        if headers:
+            response.headers.update(headers)
+        # X tags every answer with the id its support asks for.
+        response.headers["x-transaction-id"] = secrets.token_hex(8)
+        record.status = response.status_code
+        return response
 
     async def _not_found(self, request: Request, exc: Exception) -> Response:
         return JSONResponse(
             {"errors": [{"code": 34, "message": "Sorry, that page does not exist"}]},
             status_code=404,
-        )
-
-    # POST /2/oauth2/token (refresh-token grant)
-
-    async def _token(self, request: Request) -> Response:
-        note(command="TOKEN")
-        if request.headers.get("content-type", "").split(";")[0].strip() != (
-            "application/x-www-form-urlencoded"
-        ):
-            return _oauth_error("invalid_request", "Missing required parameter [grant_type].")
-        body = (await read_small_body(request, 64 * 1024)).decode("utf-8", "replace")
-        form = dict(parse_qsl(body, keep_blank_values=True))
-        client_id = form.get("client_id")
-        basic = _basic_credentials(request.headers.get("authorization"))
-        if basic is not None:
-            client_id, secret = basic
-            expected = self.config.client_secrets.get(client_id)
-            if expected is None or not secrets.compare_digest(expected, secret):
-                return _oauth_error(
-                    "unauthorized_client", "Missing valid authorization header", 401
-                )
-        if not client_id or (
-            client_id not in self.config.client_ids
-            and (client_id not in self.config.client_secrets)
-        ):
-            return _oauth_error("unauthorized_client", "Missing valid authorization header", 401)
-        grant = form.get("grant_type")
-        if grant != "refresh_token":
-            return _oauth_error("unsupported_grant_type", "Grant type is not supported.")
-        old = form.get("refresh_token")
-        if not old:
-            return _oauth_error("invalid_request", "Missing required parameter [refresh_token].")
-        new_refresh = secrets.token_urlsafe(32)
-        found = self._store.rotate_refresh_token(old, new_refresh, client_id)
-        if found is None:
-            return _oauth_error("invalid_request", "Value passed for the token was invalid.")
-        user_id, scopes = found
-        access = secrets.token_urlsafe(32)
-        lifetime = self.config.token_lifetime_s
-        self._store.put_token(access, user_id, scopes, self.clock.now() + lifetime, client_id)
-        note(user_id=user_id)
-        return JSONResponse(
-            {
-                "token_type": "bearer",
-                "expires_in": int(lifetime),
-                "access_token": access,
-                "scope": " ".join(sorted(scopes)),
-                "refresh_token": new_refresh,
-            }
         )
 
     # introspection over HTTP, for a server in another process
@@ -425,18 +429,57 @@ class Emulator:
         return JSONResponse([asdict(record) for record in self.requests])
 
     async def _health(self, request: Request) -> Response:
-        return JSONResponse({"ok": True, "now": self.clock.now(), "state_id": self._store.state_id})
+        return JSONResponse({"ok": True, "now": self.clock.now(), "state_id": self.state_id})
 
 
-class _DroppedConnection(Response):
-    """Starts a response and fails, so the server closes the connection without a body."""
+class _NoAnswer(Response):
+    """Closes the connection without an answer: before the work (a drop) or after it (lost).
 
-    def __init__(self) -> None:
+    Over a socket served by `serve`/`running` the connection is closed at once, so the client
+    reads nothing at all. Under another server the response is started and then failed, which
+    closes the connection after the status line. In-process there is no connection: a lost
+    answer raises `AnswerLost` out of the app.
+    """
+
+    def __init__(self, command: str | None, *, after_work: bool) -> None:
         super().__init__(status_code=200, headers={"content-length": "1048576"})
+        self.command = command
+        self.after_work = after_work
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-        raise ConnectionDropped("fault injection: connection dropped")
+        close = connection_closer(scope)
+        if close is not None:
+            await close()
+            return
+        if over_socket(scope):
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            raise ConnectionDropped("fault injection: connection closed without an answer")
+        raise AnswerLost(self.command)
+
+
+def _client_of(request: Request) -> str | None:
+    client = request.client
+    return f"{client.host}:{client.port}" if client else None
+
+
+def _log_line(record: RequestRecord) -> str:
+    """One line per request, never with query values or bodies (they may carry secrets)."""
+    who = record.client or "-"
+    status = record.status if record.status is not None else "-"
+    if record.extra.get("lost"):
+        status = f"{status} (answer lost)"
+    elif record.extra.get("dropped"):
+        status = "dropped"
+    elif record.extra.get("client_disconnected"):
+        status = "client went away"
+    elapsed = record.elapsed_s
+    took = f"{elapsed * 1000:.1f}ms" if elapsed is not None else "-"
+    parts = [who, record.method, record.path, record.command or "-", str(status), took]
+    if record.media_id:
+        parts.append(f"media_id={record.media_id}")
+    if record.segment_index is not None:
+        parts.append(f"segment={record.segment_index}")
+    return " ".join(parts)
 
 
 _V1_FAULTS = {500: (131, "Internal error"), 503: (130, "Over capacity")}
@@ -462,14 +505,7 @@ def _faults_setting(
     bandwidth: float | None,
     seed: int | None,
 ) -> Faults:
-    if isinstance(faults, Faults):
-        base = faults
-    else:
-        statuses = {
-            command.upper(): {int(status): float(rate) for status, rate in table.items()}
-            for command, table in faults.items()
-        }
-        base = Faults(statuses=statuses, seed=seed)
+    base = faults if isinstance(faults, Faults) else faults_table(faults, seed)
     changes: dict[str, Any] = {}
     if drop_rate is not None:
         changes["drop_rate"] = drop_rate
@@ -494,18 +530,3 @@ def _too_many_requests(api: str) -> Response:
             "status": 429,
         },
     )
-
-
-def _oauth_error(code: str, description: str, status: int = 400) -> Response:
-    return JSONResponse({"error": code, "error_description": description}, status_code=status)
-
-
-def _basic_credentials(header: str | None) -> tuple[str, str] | None:
-    if not header or not header.lower().startswith("basic "):
-        return None
-    try:
-        decoded = base64.b64decode(header[6:].strip()).decode("utf-8")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    client_id, _, secret = decoded.partition(":")
-    return client_id, secret

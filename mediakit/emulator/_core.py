@@ -21,13 +21,13 @@ import anyio.to_thread
 
 from .._detect import MediaInfo, probe
 from .._judge import judge, processing_refusal
-from .._limits import CATEGORIES, MEDIA_TYPES, VIDEO_TYPES, Limits
+from .._limits import CATEGORIES, IMAGE_TYPES, MEDIA_TYPES, VIDEO_TYPES, Limits
 from .._verify import verified
 from ._config import EmulatorConfig
 from ._processing import ProcessingModel, processing_info
 from ._store import MediaRow, Store
 
-__all__ = ["MediaService", "UploadRefused"]
+__all__ = ["MediaService", "UploadRefused", "post_category"]
 
 SEGMENTS_MISMATCH = "Segments do not add up to provided total file size."
 UNRECOGNIZED = "media type unrecognized."
@@ -66,11 +66,30 @@ def media_key_prefix(category: str | None, media_type: str | None) -> str:
     return "3"
 
 
+def post_category(media_type: str | None) -> str | None:
+    """The category X assumes on v2 without one: "media for a Post (tweet_image, tweet_video,
+    or tweet_gif), depending on the content type" (docs.x.com media best practices)."""
+    if media_type == "image/gif":
+        return "tweet_gif"
+    if media_type in IMAGE_TYPES:
+        return "tweet_image"
+    if media_type in VIDEO_TYPES:
+        return "tweet_video"
+    return None  # subtitles and 3D models: no Post category to assume
+
+
 class MediaService:
     def __init__(self, config: EmulatorConfig, store: Store) -> None:
         self.config = config
         self.store = store
-        self.processing = ProcessingModel(config)
+        self.processing = ProcessingModel(
+            seed=config.seed,
+            limits=config.limits,
+            costs=config.processing_costs,
+            seconds=config.processing_seconds,
+            scale=config.processing_scale,
+            failure_rate=config.processing_failure_rate,
+        )
 
     @property
     def limits(self) -> Limits:
@@ -216,11 +235,11 @@ class MediaService:
         received = sum(size for _index, size in segments)
         if not segments or received != row.total_bytes:
             raise UploadRefused("segments", SEGMENTS_MISMATCH)
-        path = await anyio.to_thread.run_sync(self.store.assemble, media_id)
+        path, digest = await anyio.to_thread.run_sync(self.store.assemble, media_id)
         info = await anyio.to_thread.run_sync(probe, path)
         info = await anyio.to_thread.run_sync(self._decoded, path, info, row.media_category)
         try:
-            fields = self._finalize_fields(row, info)
+            fields = self._finalize_fields(row, info, digest)
         except UploadRefused:
             _unlink(str(path))
             raise
@@ -249,7 +268,9 @@ class MediaService:
             return info  # refused on its headers already; not worth decoding
         return verified(path, info)
 
-    def _finalize_fields(self, row: MediaRow, info: MediaInfo | None) -> dict[str, Any]:
+    def _finalize_fields(
+        self, row: MediaRow, info: MediaInfo | None, digest: str
+    ) -> dict[str, Any]:
         if info is None:
             raise UploadRefused("unrecognized", UNRECOGNIZED)
         if self.config.check_media_type_matches and row.media_type not in (None, info.media_type):
@@ -266,9 +287,16 @@ class MediaService:
             "width": info.width,
             "height": info.height,
             "duration_s": info.duration_s,
+            "content_sha256": digest,
         }
-        if Limits.is_async(category):
-            plan = self.processing.plan(row.id, row.total_bytes, category, info)
+        if category is not None and Limits.is_async(category):
+            plan = self.processing.plan(
+                category=category,
+                size=row.total_bytes,
+                info=info,
+                content_sha256=digest,
+                attempt=self.store.earlier_uploads(digest, row.id),
+            )
             fields.update(
                 processing_s=plan.seconds,
                 outcome=plan.outcome,

@@ -16,9 +16,17 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
-__all__ = ["BodyError", "Form", "SpooledPart", "read_form", "read_json", "read_small_body"]
+__all__ = [
+    "BodyError",
+    "BodyTooLarge",
+    "Form",
+    "SpooledPart",
+    "read_form",
+    "read_json",
+    "read_small_body",
+]
 
 MAX_FIELD_BYTES = 16 * 1024 * 1024  # room for a base64 `media_data` of a 5 MiB chunk
 BINARY_FIELDS = frozenset({"media"})
@@ -26,6 +34,14 @@ BINARY_FIELDS = frozenset({"media"})
 
 class BodyError(Exception):
     """A body that cannot be read as what it claims to be."""
+
+
+class BodyTooLarge(BodyError):
+    """The request body passed the size its endpoint takes (X's edge answers 413)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Request body is over {limit} bytes.")
+        self.limit = limit
 
 
 @dataclass
@@ -60,19 +76,24 @@ def content_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-async def read_small_body(request: Request, limit: int = MAX_FIELD_BYTES) -> bytes:
+async def read_small_body(
+    request: Request, limit: int = MAX_FIELD_BYTES, *, max_body: int | None = None
+) -> bytes:
+    """The whole body; `BodyTooLarge` past `max_body`, `BodyError` past `limit`."""
     chunks: list[bytes] = []
     total = 0
     async for chunk in request.stream():
         total += len(chunk)
+        if max_body is not None and total > max_body:
+            raise BodyTooLarge(max_body)
         if total > limit:
             raise BodyError("Request body is too large.")
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-async def read_json(request: Request) -> Any:
-    body = await read_small_body(request)
+async def read_json(request: Request, *, max_body: int | None = None) -> Any:
+    body = await read_small_body(request, max_body=max_body)
     try:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -83,11 +104,16 @@ async def read_form(
     request: Request,
     spool: Callable[[], tuple[int, str]],
     max_file_bytes: int,
+    *,
+    max_body: int | None = None,
 ) -> Form:
-    """Parse a multipart or urlencoded body; binary parts go to files made by `spool()`."""
+    """Parse a multipart or urlencoded body; binary parts go to files made by `spool()`.
+
+    Past `max_body` bytes of body, reading stops with `BodyTooLarge`.
+    """
     kind = content_type(request)
     if kind == "application/x-www-form-urlencoded":
-        body = await read_small_body(request)
+        body = await read_small_body(request, max_body=max_body)
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -99,13 +125,16 @@ async def read_form(
     boundary = params.get(b"boundary")
     if not boundary:
         raise BodyError("Missing boundary in multipart body.")
-    return await _MultipartReader(spool, max_file_bytes).parse(request, boundary)
+    return await _MultipartReader(spool, max_file_bytes, max_body).parse(request, boundary)
 
 
 class _MultipartReader:
-    def __init__(self, spool: Callable[[], tuple[int, str]], max_file_bytes: int) -> None:
+    def __init__(
+        self, spool: Callable[[], tuple[int, str]], max_file_bytes: int, max_body: int | None
+    ) -> None:
         self._spool = spool
         self._max_file_bytes = max_file_bytes
+        self._max_body = max_body
         self.form = Form()
         self._header_name = b""
         self._header_value = b""
@@ -184,11 +213,15 @@ class _MultipartReader:
                 "on_headers_finished": self._on_headers_finished,
             },
         )
+        total = 0
         try:
             async for chunk in request.stream():
+                total += len(chunk)
+                if self._max_body is not None and total > self._max_body:
+                    raise BodyTooLarge(self._max_body)
                 parser.write(chunk)
             parser.finalize()
-        except BodyError:
+        except (BodyError, ClientDisconnect):
             self._close_and_discard()
             raise
         except Exception as exc:  # python-multipart raises its own errors on broken bodies

@@ -30,6 +30,7 @@ class RequestRecord:
     bytes: int | None = None
     user_id: str | None = None
     state: str | None = None
+    client: str | None = None  # "host:port" over a socket: which connection carried it
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
@@ -12,10 +13,16 @@ __all__ = [
     "invalid_request",
     "not_found",
     "problem",
+    "problem_type",
+    "reset_problem_host",
     "unauthorized",
+    "use_problem_host",
 ]
 
-PROBLEMS = "https://api.twitter.com/2/problems"
+# docs.x.com (x-api/fundamentals/response-codes-and-errors.mdx) and OAS v2.167 write
+# https://api.x.com/2/problems/…; 2025 captures showed api.twitter.com. The emulator's
+# `problem_host` setting picks one; each request reads it through this context variable.
+_problem_host: ContextVar[str] = ContextVar("mediakit_problem_host", default="api.x.com")
 INVALID_REQUEST_DETAIL = "One or more parameters to your request was invalid."
 
 
@@ -25,6 +32,20 @@ class V2Problem(Exception):
     def __init__(self, response: Response) -> None:
         super().__init__(response.status_code)
         self.response = response
+
+
+def use_problem_host(host: str) -> object:
+    """Name problem URIs after `host` in the request being served (returns a reset token)."""
+    return _problem_host.set(host)
+
+
+def reset_problem_host(token: object) -> None:
+    _problem_host.reset(token)  # type: ignore[arg-type]
+
+
+def problem_type(name: str) -> str:
+    """`https://api.x.com/2/problems/<name>` (or the configured host)."""
+    return f"https://{_problem_host.get()}/2/problems/{name}"
 
 
 def problem(
@@ -42,7 +63,7 @@ def invalid_request(errors: Sequence[Mapping[str, Any]]) -> Response:
             "errors": [dict(error) for error in errors],
             "title": "Invalid Request",
             "detail": INVALID_REQUEST_DETAIL,
-            "type": f"{PROBLEMS}/invalid-request",
+            "type": problem_type("invalid-request"),
         },
     )
 
@@ -88,7 +109,7 @@ def unsupported_authentication() -> Response:
             "detail": "Authenticating with OAuth 2.0 Application-Only is forbidden for this "
             "endpoint.  Supported authentication types are [OAuth 1.0a User Context, "
             "OAuth 2.0 User Context].",
-            "type": f"{PROBLEMS}/unsupported-authentication",
+            "type": problem_type("unsupported-authentication"),
             "status": 403,
         },
     )

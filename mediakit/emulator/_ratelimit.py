@@ -1,9 +1,10 @@
 """X's rate limits: per user and endpoint in 15-minute windows, per app in 24-hour windows.
 
-Numbers are X's published v2 limits (x-media-api.md §4.1). X never published v1.1 media
-numbers, so v1.1 commands are charged to the matching v2 endpoint's budget. Windows are fixed:
-one opens at the first request and resets at its end, which `x-rate-limit-reset` announces
-(epoch seconds). Counts live in memory: processes sharing a state file keep their own.
+The numbers are X's published v2 limits (`mediakit._limits.X_USER_RATE_LIMITS` and
+`X_APP_RATE_LIMITS`); v1.1 commands are charged to the matching v2 endpoint's budget. Windows
+are fixed: one opens at the first request and resets at its end, which `x-rate-limit-reset`
+announces (epoch seconds). Counts live in the state file, so several servers sharing one state
+enforce one budget, as X's front ends do.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from .._clock import Clock
 from .._limits import X_APP_RATE_LIMITS, X_USER_RATE_LIMITS
 from ._faults import FaultInjector
 from ._log import note
+from ._store import Store
 
 __all__ = ["V2_APP_LIMITS", "V2_USER_LIMITS", "Limiter", "RateLimited", "RateLimits"]
 
-# X's budgets live in the core's limits table; the old names stay for existing imports.
+# Old names, kept while callers move to mediakit._limits.
 V2_USER_LIMITS = X_USER_RATE_LIMITS
 V2_APP_LIMITS = X_APP_RATE_LIMITS
 
@@ -28,10 +30,24 @@ V2_APP_LIMITS = X_APP_RATE_LIMITS
 class RateLimits:
     """Budgets and window lengths; tests shorten the windows and shrink the numbers."""
 
-    per_user: Mapping[str, int] = field(default_factory=lambda: dict(V2_USER_LIMITS))
-    per_app: Mapping[str, int] = field(default_factory=lambda: dict(V2_APP_LIMITS))
+    per_user: Mapping[str, int] = field(default_factory=lambda: dict(X_USER_RATE_LIMITS))
+    per_app: Mapping[str, int] = field(default_factory=lambda: dict(X_APP_RATE_LIMITS))
     user_window_s: float = 900.0
     app_window_s: float = 86400.0
+
+    def __post_init__(self) -> None:
+        for name in ("user_window_s", "app_window_s"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(
+                    f"RateLimits.{name} must be a number of seconds > 0, not {value!r}"
+                )
+        for table in (self.per_user, self.per_app):
+            for command, limit in table.items():
+                if not (isinstance(limit, int) and limit >= 0):
+                    raise ValueError(
+                        f"the rate limit for {command} must be an int >= 0, not {limit!r}"
+                    )
 
     def scaled(self, user_window_s: float) -> RateLimits:
         """The same budgets with a shorter user window (the app window shrinks in proportion)."""
@@ -49,30 +65,18 @@ class RateLimited(Exception):
         self.scope = scope
 
 
-class _Window:
-    __slots__ = ("count", "start")
-
-    def __init__(self, start: float) -> None:
-        self.start = start
-        self.count = 0
-
-
 class Limiter:
     def __init__(
-        self, limits: RateLimits | None, clock: Clock, faults: FaultInjector | None = None
+        self,
+        limits: RateLimits | None,
+        clock: Clock,
+        store: Store,
+        faults: FaultInjector | None = None,
     ) -> None:
         self.limits = limits
         self._clock = clock
+        self._store = store
         self._faults = faults
-        self._windows: dict[tuple[str, str, str], _Window] = {}
-
-    def _window(self, scope: str, command: str, who: str, length: float) -> _Window:
-        now = self._clock.now()
-        key = (scope, command, who)
-        window = self._windows.get(key)
-        if window is None or now >= window.start + length:
-            window = self._windows[key] = _Window(now)
-        return window
 
     def charge(self, command: str, user_id: str, app_id: str = "app") -> None:
         """Count one request against its budgets, or raise `RateLimited`.
@@ -89,32 +93,33 @@ class Limiter:
         if limits is None or command not in limits.per_user:
             return
         user_limit = limits.per_user[command]
-        user = self._window("user", command, user_id, limits.user_window_s)
-        user_reset = math.ceil(user.start + limits.user_window_s)
         app_limit = limits.per_app.get(command)
-        app = self._window("app", command, app_id, limits.app_window_s)
-        app_reset = math.ceil(app.start + limits.app_window_s)
+        windows = [("user", command, user_id, limits.user_window_s, user_limit)]
+        if app_limit is not None:
+            windows.append(("app", command, app_id, limits.app_window_s, app_limit))
+        seen, refused = self._store.count_request(windows, self._clock.now())
+        user_count, user_start = seen[0]
+        user_reset = math.ceil(user_start + limits.user_window_s)
         headers = {
             "x-rate-limit-limit": str(user_limit),
             "x-rate-limit-reset": str(user_reset),
         }
-        if user.count >= user_limit:
+        counted = 0 if refused is not None else 1
+        if refused == 0:
             headers["x-rate-limit-remaining"] = "0"
             note(rate_limit_headers=headers)
             raise RateLimited(user_reset, user_limit, "user")
+        headers["x-rate-limit-remaining"] = str(user_limit - user_count - counted)
         if app_limit is not None:
+            app_count, app_start = seen[1]
+            app_reset = math.ceil(app_start + limits.app_window_s)
             headers["x-app-limit-24hour-limit"] = str(app_limit)
             headers["x-app-limit-24hour-reset"] = str(app_reset)
-            if app.count >= app_limit:
-                headers["x-app-limit-24hour-remaining"] = "0"
-                headers["x-rate-limit-remaining"] = str(user_limit - user.count)
+            headers["x-app-limit-24hour-remaining"] = str(app_limit - app_count - counted)
+            if refused == 1:
                 note(rate_limit_headers=headers)
                 raise RateLimited(app_reset, app_limit, "app")
-            app.count += 1
-            headers["x-app-limit-24hour-remaining"] = str(app_limit - app.count)
-        user.count += 1
-        headers["x-rate-limit-remaining"] = str(user_limit - user.count)
         note(rate_limit_headers=headers)
 
     def reset(self) -> None:
-        self._windows.clear()
+        self._store.reset_rate_windows()

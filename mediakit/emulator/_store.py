@@ -3,11 +3,17 @@
 Every change is committed before the request that caused it is answered, so a killed
 process loses nothing it acknowledged, and two processes pointed at the same state file see
 one emulator. Uploaded bytes never sit whole in memory: APPEND streams each segment to its
-own file (a retry replaces it atomically), FINALIZE joins them on disk.
+own file (a retry replaces it atomically), FINALIZE joins them on disk and hashes them.
+
+OAuth 2.0 tokens are kept only as SHA-256 digests: the emulator only ever compares a presented
+token with the ones it knows, and the tokens are random (or public demo values), so a fast
+hash is enough. The state has an identity (`state_id`, a UUID made with the state), so a
+client can tell a restarted emulator on the same state from a fresh one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -21,9 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MediaRow", "Store"]
+__all__ = ["MediaRow", "NotAStateFile", "Store", "token_digest"]
 
-SCHEMA_VERSION = 1
+# 2: tokens stored as digests, content hashes, shared rate-limit windows, state_id.
+SCHEMA_VERSION = 2
+SQLITE_MAGIC = b"SQLite format 3\x00"
 TWITTER_EPOCH_MS = 1_288_834_974_657
 
 _SCHEMA = """
@@ -57,7 +65,8 @@ CREATE TABLE IF NOT EXISTS media (
     fail_progress INTEGER,
     metadata TEXT NOT NULL DEFAULT '{}',
     subtitles TEXT NOT NULL DEFAULT '[]',
-    spool_removed INTEGER NOT NULL DEFAULT 0
+    spool_removed INTEGER NOT NULL DEFAULT 0,
+    content_sha256 TEXT
 );
 CREATE TABLE IF NOT EXISTS segments (
     media_id TEXT NOT NULL,
@@ -65,6 +74,14 @@ CREATE TABLE IF NOT EXISTS segments (
     size INTEGER NOT NULL,
     received_at REAL NOT NULL,
     PRIMARY KEY (media_id, segment_index)
+);
+CREATE TABLE IF NOT EXISTS rate_windows (
+    scope TEXT NOT NULL,
+    command TEXT NOT NULL,
+    who TEXT NOT NULL,
+    start REAL NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (scope, command, who)
 );
 CREATE TABLE IF NOT EXISTS tokens (
     access_token TEXT PRIMARY KEY,
@@ -116,6 +133,7 @@ class MediaRow:
     metadata: dict[str, Any]
     subtitles: list[dict[str, Any]]
     spool_removed: bool
+    content_sha256: str | None = None
 
     def owned_by(self, user_id: str) -> bool:
         return user_id == self.owner or user_id in self.additional_owners
@@ -131,6 +149,29 @@ class MediaRow:
         return cls(**data)
 
 
+class NotAStateFile(ValueError):
+    """The state path exists but is not an emulator state file (not SQLite, or unreadable)."""
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def check_state_file(path: Path) -> None:
+    """Raise `NotAStateFile` unless `path` is missing, empty, or a SQLite database."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(SQLITE_MAGIC))
+    except FileNotFoundError:
+        return
+    except IsADirectoryError:
+        raise NotAStateFile(f"{path} is a directory, not a state file") from None
+    except OSError as exc:
+        raise NotAStateFile(f"cannot read {path}: {exc.strerror or exc}") from None
+    if head and head != SQLITE_MAGIC:
+        raise NotAStateFile(f"{path} is not a SQLite database (not an emulator state file)")
+
+
 class Store:
     """SQLite records plus a spool directory of segment files."""
 
@@ -140,7 +181,17 @@ class Store:
             # An emulator of its own: a private temporary directory, removed on close.
             self._owned_tmp = tempfile.mkdtemp(prefix="mediakit-emulator-")
             state_path = Path(self._owned_tmp) / "state.sqlite"
-        self.state_path = Path(state_path)
+        try:
+            self._open(Path(state_path), spool_dir)
+        except BaseException:
+            # Even Ctrl-C halfway: a temporary state must not outlive a failed start.
+            if self._owned_tmp is not None:
+                shutil.rmtree(self._owned_tmp, ignore_errors=True)
+            raise
+
+    def _open(self, state_path: Path, spool_dir: Path | None) -> None:
+        self.state_path = state_path
+        check_state_file(self.state_path)
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         self.spool_dir = Path(spool_dir) if spool_dir else self.state_path.with_suffix(".spool")
         self.spool_dir.mkdir(parents=True, exist_ok=True)
@@ -149,26 +200,30 @@ class Store:
             self.state_path, isolation_level=None, check_same_thread=False, timeout=30
         )
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # WAL + NORMAL survives a killed process; only a power cut could lose the last commit.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        with self.transaction() as db:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            db.execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
-            # The state's identity: made with it, kept with it (clients key resume on it).
-            db.execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES ('state_id', ?)",
-                (str(uuid.uuid4()),),
-            )
-            self.state_id = str(
-                db.execute("SELECT value FROM meta WHERE key='state_id'").fetchone()[0]
-            )
+        self._db.create_function("token_digest", 1, token_digest, deterministic=True)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL survives a killed process; only a power cut loses the last commit.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            with self.transaction() as db:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                _migrate(db)
+                db.execute(
+                    "INSERT OR IGNORE INTO meta(key, value) VALUES ('state_id', ?)",
+                    (str(uuid.uuid4()),),
+                )
+                row = db.execute("SELECT value FROM meta WHERE key='state_id'").fetchone()
+        except BaseException as exc:
+            self._db.close()
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise NotAStateFile(
+                    f"{self.state_path} is not a usable state file: {exc}"
+                ) from None
+            raise
+        self.state_id = str(row[0])
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -267,14 +322,27 @@ class Store:
             ).fetchall()
         return [(int(r[0]), int(r[1])) for r in rows]
 
-    def assemble(self, media_id: str) -> Path:
-        """Join the segments in index order into one file, streaming, and return its path."""
+    def assemble(self, media_id: str) -> tuple[Path, str]:
+        """Join the segments in index order into one file, streaming; its path and SHA-256."""
         target = self.spool_dir / media_id / "media.bin"
+        digest = hashlib.sha256()
         with open(target, "wb") as out:
             for segment_index, _size in self.segments(media_id):
                 with open(self.segment_path(media_id, segment_index), "rb") as part:
-                    shutil.copyfileobj(part, out, 1024 * 1024)
-        return target
+                    while block := part.read(1024 * 1024):
+                        digest.update(block)
+                        out.write(block)
+        return target, digest.hexdigest()
+
+    def earlier_uploads(self, content_sha256: str, media_id: str) -> int:
+        """How many other media ids of this state were finalized with the same content."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM media WHERE content_sha256 = ? AND id != ? "
+                "AND phase = 'finalized'",
+                (content_sha256, media_id),
+            ).fetchone()
+        return int(row[0])
 
     def remove_spool(self, media_id: str) -> None:
         shutil.rmtree(self.spool_dir / media_id, ignore_errors=True)
@@ -308,14 +376,20 @@ class Store:
             db.execute(
                 f"{verb} INTO tokens(access_token, user_id, scopes, expires_at, client_id) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (access_token, user_id, " ".join(sorted(scopes)), expires_at, client_id),
+                (
+                    token_digest(access_token),
+                    user_id,
+                    " ".join(sorted(scopes)),
+                    expires_at,
+                    client_id,
+                ),
             )
 
     def get_token(self, access_token: str) -> tuple[str, frozenset[str], float | None] | None:
         with self._lock:
             row = self._db.execute(
                 "SELECT user_id, scopes, expires_at FROM tokens WHERE access_token = ?",
-                (access_token,),
+                (token_digest(access_token),),
             ).fetchone()
         if row is None:
             return None
@@ -328,7 +402,7 @@ class Store:
             db.execute(
                 "INSERT OR IGNORE INTO refresh_tokens(token, user_id, scopes, client_id, valid) "
                 "VALUES (?, ?, ?, ?, 1)",
-                (token, user_id, " ".join(sorted(scopes)), client_id),
+                (token_digest(token), user_id, " ".join(sorted(scopes)), client_id),
             )
 
     def rotate_refresh_token(
@@ -339,14 +413,67 @@ class Store:
             row = db.execute(
                 "SELECT user_id, scopes, client_id FROM refresh_tokens "
                 "WHERE token = ? AND valid = 1",
-                (old,),
+                (token_digest(old),),
             ).fetchone()
             if row is None or (row["client_id"] and row["client_id"] != client_id):
                 return None
-            db.execute("UPDATE refresh_tokens SET valid = 0 WHERE token = ?", (old,))
+            db.execute("UPDATE refresh_tokens SET valid = 0 WHERE token = ?", (token_digest(old),))
             db.execute(
                 "INSERT INTO refresh_tokens(token, user_id, scopes, client_id, valid) "
                 "VALUES (?, ?, ?, ?, 1)",
-                (new, row["user_id"], row["scopes"], client_id),
+                (token_digest(new), row["user_id"], row["scopes"], client_id),
             )
         return str(row["user_id"]), frozenset(str(row["scopes"]).split())
+
+    # rate-limit windows, shared by every process on this state
+
+    def count_request(
+        self, windows: list[tuple[str, str, str, float, int]], now: float
+    ) -> tuple[list[tuple[int, float]], int | None]:
+        """Count one request in each (scope, command, who, length, limit) window, atomically.
+
+        Returns each window's (count before this request, start) and the index of the first
+        full window, which refuses the request (then nothing is counted), or None.
+        """
+        with self.transaction() as db:
+            seen: list[tuple[int, float]] = []
+            for scope, command, who, length, _limit in windows:
+                row = db.execute(
+                    "SELECT start, count FROM rate_windows WHERE scope=? AND command=? AND who=?",
+                    (scope, command, who),
+                ).fetchone()
+                fresh = row is None or now >= float(row[0]) + length
+                seen.append((0, now) if fresh else (int(row[1]), float(row[0])))
+            for index, ((count, _start), window) in enumerate(zip(seen, windows, strict=True)):
+                if count >= window[4]:
+                    return seen, index
+            for (count, begun), (scope, command, who, _length, _limit) in zip(
+                seen, windows, strict=True
+            ):
+                db.execute(
+                    "INSERT OR REPLACE INTO rate_windows(scope, command, who, start, count) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (scope, command, who, begun, count + 1),
+                )
+        return seen, None
+
+    def reset_rate_windows(self) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM rate_windows")
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring an older state file up to SCHEMA_VERSION, in the open transaction."""
+    row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    version = int(row[0]) if row else SCHEMA_VERSION
+    if version < 2:
+        columns = {r[1] for r in db.execute("PRAGMA table_info(media)")}
+        if "content_sha256" not in columns:
+            db.execute("ALTER TABLE media ADD COLUMN content_sha256 TEXT")
+        # Version 1 kept tokens in plain text: keep only their digests from now on.
+        db.execute("UPDATE tokens SET access_token = token_digest(access_token)")
+        db.execute("UPDATE refresh_tokens SET token = token_digest(token)")
+    db.execute(
+        "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+        (str(max(version, SCHEMA_VERSION)),),
+    )

@@ -57,6 +57,10 @@ AUTH_ERRORS: Mapping[str, tuple[int, int, str]] = {
     "bad_signature": (401, 32, "Could not authenticate you."),
     "stale_timestamp": (401, 135, "Timestamp out of bounds."),
     "unknown_token": (401, 89, "Invalid or expired token."),
+    # A Bearer token (OAuth 2.0, user or app): users report 403 from X
+    # (PLhery/node-twitter-api-v2#167, #371, #417); code 220 is v1.1's "credentials do not
+    # allow access". `v1_bearer_status=400` gives the older 400 code 215 instead.
+    "bearer": (403, 220, "Your credentials do not allow access to this resource."),
 }
 INVALID_JSON = "Invalid json payload."  # X's words (desmondmorris/node-twitter#217)
 
@@ -159,8 +163,10 @@ class V1:
 
     def _auth(self, request: Request, form: Sequence[tuple[str, str]] | None) -> Principal:
         header = request.headers.get("authorization", "")
+        if header[:7].lower() == "bearer " and self.service.config.v1_bearer_status == 403:
+            raise V1Error(errors(*AUTH_ERRORS["bearer"]))
         if header[:6].lower() != "oauth ":
-            # No header, or any Bearer token (even a v2 user token): X's code 215.
+            # No header, a garbled one (or a Bearer token, when so configured): code 215.
             raise V1Error(errors(*AUTH_ERRORS["missing"]))
         principal, reason = self.gate.oauth1(request, form)
         if principal is None:
@@ -288,8 +294,11 @@ class V1:
     async def _finalize(self, call: _Call) -> Response:
         media_id = _media_id(call.values)
         note(media_id=media_id)
+        before = self.service.find(call.principal.user_id, media_id)
         row = await self.service.finalize(user_id=call.principal.user_id, media_id=media_id)
-        described = self.service.describe(row)
+        # The FINALIZE that starts processing says pending, however fast the clock runs.
+        fresh = before is not None and before.phase == "initialized"
+        described = self.service.describe(row, just_finalized=fresh)
         note(state=described.get("processing_info", {}).get("state"))
         return JSONResponse(media_object(described))
 
@@ -350,7 +359,7 @@ class V1:
         # One request stands for INIT + APPEND + FINALIZE.
         service.store.commit_segment(row.id, 0, part.path, part.size, service.now())
         done = await service.finalize(user_id=call.principal.user_id, media_id=row.id)
-        described = service.describe(done)
+        described = service.describe(done, just_finalized=True)
         # X names a media_key on the simple upload only when a media_category was given.
         return JSONResponse(media_object(described, with_key=category is not None))
 

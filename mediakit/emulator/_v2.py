@@ -16,8 +16,8 @@ from starlette.responses import JSONResponse, Response
 from .._detect import HEAD_BYTES, sniff, sniff_file
 from .._limits import CATEGORIES, canonical_category
 from . import _problems as p
-from ._core import MediaService, UploadRefused
-from ._forms import BodyError, Form, content_type, read_form, read_json
+from ._core import MediaService, UploadRefused, post_category
+from ._forms import BodyError, BodyTooLarge, Form, content_type, read_form, read_json
 from ._gate import Gate, Principal
 from ._log import current, note
 from ._ratelimit import Limiter
@@ -26,12 +26,27 @@ __all__ = ["V2"]
 
 ID_PATTERN = re.compile(r"^[0-9]{1,19}$")
 LANGUAGE_CODE = re.compile(r"^[A-Z]{2}$")
-ONE_SHOT_CATEGORIES = ("tweet_image", "dm_image", "subtitles")
+# POST /2/media/upload's media_category enum and body (OAS v2.167, MediaUploadRequest:
+# additionalProperties false); "2025" is the spec of 2025-06 to 2026-02.
+ONE_SHOT_CATEGORIES = {
+    "2026": (
+        "tweet_image",
+        "tweet_video",
+        "tweet_gif",
+        "dm_image",
+        "dm_video",
+        "dm_gif",
+        "subtitles",
+    ),
+    "2025": ("tweet_image", "dm_image", "subtitles"),
+}
+ONE_SHOT_FIELDS = {
+    "2026": ("media", "media_category", "additional_owners"),
+    "2025": ("media", "media_category", "additional_owners", "media_type", "shared"),
+}
 INITIALIZE_FIELDS = ("media_type", "total_bytes", "media_category", "additional_owners", "shared")
 JSON_ONLY = "Requests with bodies must have content-type of application/json."
 NOT_JSON = "Request body is not valid JSON."
-# Room for multipart framing or base64 around the largest chunk X takes.
-ENVELOPE = 64 * 1024
 
 
 def _data(payload: Mapping[str, Any], status: int = 200) -> JSONResponse:
@@ -81,7 +96,7 @@ class V2:
         self.gate = gate
         self.limiter = limiter
 
-    def _auth(self, request: Request) -> Principal:
+    def authenticate(self, request: Request) -> Principal:
         principal = self.gate.v2(request)
         if isinstance(principal, Response):
             raise p.V2Problem(principal)
@@ -91,11 +106,13 @@ class V2:
             self.limiter.charge(record.command, principal.user_id)
         return principal
 
-    async def _json_object(self, request: Request) -> dict[str, Any]:
+    async def json_body(self, request: Request, *, max_body: int | None = None) -> dict[str, Any]:
         if content_type(request) != "application/json":
             raise p.V2Problem(p.invalid_request([p.message(JSON_ONLY)]))
         try:
-            body = await read_json(request)
+            body = await read_json(request, max_body=max_body)
+        except BodyTooLarge:
+            raise
         except BodyError:
             raise p.V2Problem(p.invalid_request([p.message(NOT_JSON)])) from None
         if not isinstance(body, dict):
@@ -103,7 +120,7 @@ class V2:
         return body
 
     @staticmethod
-    def _no_extra(body: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    def refuse_extra(body: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
         extra = [key for key in body if key not in allowed]
         if extra:
             raise p.V2Problem(
@@ -119,9 +136,9 @@ class V2:
 
     async def initialize(self, request: Request) -> Response:
         note(command="INIT")
-        principal = self._auth(request)
-        body = await self._json_object(request)
-        self._no_extra(body, INITIALIZE_FIELDS)
+        principal = self.authenticate(request)
+        body = await self.json_body(request)
+        self.refuse_extra(body, INITIALIZE_FIELDS)
         return await self._init_from(principal, body, status=200)
 
     async def _init_from(
@@ -140,6 +157,8 @@ class V2:
             raise _invalid(
                 "body", "media_category", category, f"is not one of [{','.join(CATEGORIES)}]"
             )
+        if category is None and self.service.config.v2_missing_category == "post":
+            category = post_category(media_type)
         owners = _owners(body.get("additional_owners"))
         shared = body.get("shared", False)
         if not isinstance(shared, bool):
@@ -170,7 +189,7 @@ class V2:
         media_id = request.path_params["media_id"]
         note(command="APPEND", media_id=media_id)
         _check_id(media_id, "id", "path")
-        principal = self._auth(request)
+        principal = self.authenticate(request)
         self.service.session(principal.user_id, media_id)
         return await self._append_body(request, principal, media_id, status=200)
 
@@ -183,14 +202,33 @@ class V2:
         status: int,
         form: Form | None = None,
     ) -> Response:
-        limit = self.service.limits.max_chunk_bytes
+        # X's edge refuses an APPEND whose request body is over 5 MiB before X reads it
+        # (`Limits.max_append_body_bytes`); the command form was served before that edge.
+        max_body = self.service.limits.max_append_body_bytes if form is None else None
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit * 4 // 3 + ENVELOPE:
+        if max_body is not None and declared and declared.isdigit() and int(declared) > max_body:
+            await _drain(request, max_body)
             return p.payload_too_large()
+        try:
+            return await self._append_parts(request, principal, media_id, status, form, max_body)
+        except BodyTooLarge as exc:
+            await _drain(request, exc.limit)
+            return p.payload_too_large()
+
+    async def _append_parts(
+        self,
+        request: Request,
+        principal: Principal,
+        media_id: str,
+        status: int,
+        form: Form | None,
+        max_body: int | None,
+    ) -> Response:
+        limit = self.service.limits.max_chunk_bytes
         kind = content_type(request)
         if form is None and kind == "application/json":
-            body = await self._json_object(request)
-            self._no_extra(body, ("media", "segment_index"))
+            body = await self.json_body(request, max_body=max_body)
+            self.refuse_extra(body, ("media", "segment_index"))
             encoded = body.get("media")
             if not isinstance(encoded, str):
                 raise _invalid("body", "media", "", "is not a base64 string")
@@ -209,7 +247,7 @@ class V2:
             if form is None:
                 if kind != "multipart/form-data":
                     raise p.V2Problem(p.invalid_request([p.message(JSON_ONLY)]))
-                form = await self._read_form(request, media_id, limit)
+                form = await self._read_form(request, media_id, limit, max_body=max_body)
             try:
                 segment_index = self._segment_index(form.get("segment_index"))
                 part = form.files.get("media")
@@ -217,11 +255,12 @@ class V2:
                     raise p.V2Problem(
                         p.invalid_request([p.message("The `media` body parameter is missing.")])
                     )
-                if part.too_large:
-                    return p.payload_too_large()
             except BaseException:
                 form.discard()
                 raise
+            if part.too_large:
+                form.discard()
+                return p.payload_too_large()
             temp_path, size = part.path, part.size
         note(segment_index=segment_index, bytes=size)
         row = self.service.append(
@@ -235,9 +274,15 @@ class V2:
             return Response(status_code=204)
         return _data({"expires_at": int(row.session_expires_at)}, status)
 
-    async def _read_form(self, request: Request, media_id: str, limit: int) -> Form:
+    async def _read_form(
+        self, request: Request, media_id: str, limit: int, *, max_body: int | None = None
+    ) -> Form:
         try:
-            return await read_form(request, lambda: self.service.spool_for(media_id), limit)
+            return await read_form(
+                request, lambda: self.service.spool_for(media_id), limit, max_body=max_body
+            )
+        except BodyTooLarge:
+            raise
         except BodyError as exc:
             raise p.V2Problem(p.invalid_request([p.message(str(exc))])) from None
 
@@ -256,7 +301,7 @@ class V2:
         media_id = request.path_params["media_id"]
         note(command="FINALIZE", media_id=media_id)
         _check_id(media_id, "id", "path")
-        principal = self._auth(request)
+        principal = self.authenticate(request)
         return await self._finalize(principal, media_id, status=200)
 
     async def _finalize(self, principal: Principal, media_id: str, *, status: int) -> Response:
@@ -291,7 +336,7 @@ class V2:
             raise _invalid("query", "command", command, "is not one of [STATUS]")
         _check_id(media_id, "media_id", "query")
         assert media_id is not None
-        principal = self._auth(request)
+        principal = self.authenticate(request)
         row = self.service.status(user_id=principal.user_id, media_id=media_id)
         described = self.service.describe(row)
         note(state=described.get("processing_info", {}).get("state"))
@@ -305,36 +350,42 @@ class V2:
         form: Form | None = None
         body: dict[str, Any] | None = None
         if kind == "application/json":
-            body = await self._json_object(request)
+            body = await self.json_body(request)
             command = command or (
                 body.get("command") if isinstance(body.get("command"), str) else None
             )
         elif kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
-            form = await self._read_form(
-                request, "_incoming", self.service.limits.category_max_bytes("tweet_image")
-            )
+            limits = self.service.limits
+            cap = max(limits.category_max_bytes(c) for c in self._one_shot_categories())
+            form = await self._read_form(request, "_incoming", cap)
             command = command or form.get("command")
         if command is not None:
             if form is not None and command != "APPEND":
                 form.discard()
             return await self._command_form(request, command, form, body)
         note(command="UPLOAD")
-        principal = self._auth(request)
+        principal = self.authenticate(request)
         if form is not None:
             return await self._one_shot_form(request, principal, form)
         if body is None:
             raise p.V2Problem(p.invalid_request([p.message(JSON_ONLY)]))
         return await self._one_shot_json(request, principal, body)
 
+    def _one_shot_categories(self) -> tuple[str, ...]:
+        return ONE_SHOT_CATEGORIES[self.service.config.one_shot_spec]
+
     def _one_shot_category(self, value: object) -> str:
-        if not isinstance(value, str) or value not in ONE_SHOT_CATEGORIES:
-            raise _invalid(
-                "body", "media_category", value, f"is not one of [{','.join(ONE_SHOT_CATEGORIES)}]"
-            )
+        allowed = self._one_shot_categories()
+        if not isinstance(value, str) or value not in allowed:
+            raise _invalid("body", "media_category", value, f"is not one of [{','.join(allowed)}]")
         return value
 
     async def _one_shot_form(self, request: Request, principal: Principal, form: Form) -> Response:
         try:
+            self.refuse_extra(
+                {name: "" for name in form.names()},
+                ONE_SHOT_FIELDS[self.service.config.one_shot_spec],
+            )
             category = self._one_shot_category(form.get("media_category"))
             part = form.files.get("media")
             if part is None:
@@ -354,9 +405,7 @@ class V2:
     async def _one_shot_json(
         self, request: Request, principal: Principal, body: dict[str, Any]
     ) -> Response:
-        self._no_extra(
-            body, ("media", "media_category", "additional_owners", "media_type", "shared")
-        )
+        self.refuse_extra(body, ONE_SHOT_FIELDS[self.service.config.one_shot_spec])
         category = self._one_shot_category(body.get("media_category"))
         encoded = body.get("media")
         if not isinstance(encoded, str):
@@ -423,7 +472,7 @@ class V2:
                     ]
                 )
             )
-        principal = self._auth(request)
+        principal = self.authenticate(request)
         params: dict[str, Any] = dict(request.query_params)
         if form is not None:
             params.update(dict(form.fields))
@@ -443,7 +492,7 @@ class V2:
                 params["media_category"] = (
                     canonical_category(params["media_category"]) or params["media_category"]
                 )
-            self._no_extra(params, INITIALIZE_FIELDS)
+            self.refuse_extra(params, INITIALIZE_FIELDS)
             return await self._init_from(principal, params, status=202)
         media_id = params.get("media_id")
         _check_id(media_id if isinstance(media_id, str) else None, "media_id", "query")
@@ -456,92 +505,20 @@ class V2:
             return await self._finalize(principal, media_id, status=201)
         raise _invalid("query", "command", command, "is not one of [INIT,APPEND,FINALIZE]")
 
-    # POST /2/media/metadata
 
-    async def metadata(self, request: Request) -> Response:
-        note(command="METADATA")
-        principal = self._auth(request)
-        body = await self._json_object(request)
-        self._no_extra(body, ("id", "metadata"))
-        media_id = body.get("id")
-        _check_id(media_id if isinstance(media_id, str) else None, "id", "body")
-        assert isinstance(media_id, str)
-        note(media_id=media_id)
-        metadata = body.get("metadata")
-        if not isinstance(metadata, dict):
-            raise _invalid("body", "metadata", metadata, "is not an object")
-        alt = metadata.get("alt_text")
-        if alt is not None:
-            text = alt.get("text") if isinstance(alt, dict) else None
-            if not isinstance(text, str):
-                raise _invalid("body", "metadata.alt_text.text", text, "is not a string")
-            limit = self.service.limits.max_alt_text_chars
-            if len(text) > limit:
-                raise _invalid(
-                    "body",
-                    "metadata.alt_text.text",
-                    text[:40] + "…",
-                    f"is longer than {limit} characters",
-                )
-        row = self.service.find(principal.user_id, media_id)
-        if row is None:
-            raise UploadRefused("not_found", "Not found")
-        merged = {**row.metadata, **metadata}
-        self.service.store.update_media(media_id, metadata=merged)
-        return _data({"id": media_id, "associated_metadata": metadata})
+async def _drain(request: Request, limit: int) -> None:
+    """Read and drop what is left of a refused body, so the client reads the 413 whole.
 
-    # POST / DELETE /2/media/subtitles
-
-    async def subtitles(self, request: Request) -> Response:
-        note(command="SUBTITLES")
-        principal = self._auth(request)
-        body = await self._json_object(request)
-        deleting = request.method == "DELETE"
-        allowed = (
-            ("id", "media_category", "language_code")
-            if deleting
-            else ("id", "media_category", "subtitles")
-        )
-        self._no_extra(body, allowed)
-        media_id = body.get("id")
-        _check_id(media_id if isinstance(media_id, str) else None, "id", "body")
-        assert isinstance(media_id, str)
-        note(media_id=media_id)
-        category = body.get("media_category")
-        if category not in ("TweetVideo", "AmplifyVideo"):
-            raise _invalid(
-                "body", "media_category", category, "is not one of [AmplifyVideo,TweetVideo]"
-            )
-        video = self.service.find(principal.user_id, media_id)
-        if video is None or video.phase != "finalized" or video.kind != "video":
-            raise UploadRefused("not_found", "Not found")
-        current = list(video.subtitles)
-        if deleting:
-            code = body.get("language_code")
-            if not isinstance(code, str) or not LANGUAGE_CODE.match(code):
-                raise _invalid("body", "language_code", code, "does not match ^[A-Z]{2}$")
-            remaining = [s for s in current if s["language_code"] != code]
-            if len(remaining) == len(current):
-                raise UploadRefused("not_found", "Not found")
-            self.service.store.update_media(media_id, subtitles=remaining)
-            return _data({"deleted": True})
-        sub = body.get("subtitles")
-        if not isinstance(sub, dict):
-            raise _invalid("body", "subtitles", sub, "is not an object")
-        sub_id, code, name = sub.get("id"), sub.get("language_code"), sub.get("display_name")
-        _check_id(sub_id if isinstance(sub_id, str) else None, "subtitles.id", "body")
-        assert isinstance(sub_id, str)
-        if not isinstance(code, str) or not LANGUAGE_CODE.match(code):
-            raise _invalid("body", "subtitles.language_code", code, "does not match ^[A-Z]{2}$")
-        if not isinstance(name, str) or not name:
-            raise _invalid("body", "subtitles.display_name", name, "is not a non-empty string")
-        track = self.service.find(principal.user_id, sub_id)
-        if track is None or track.media_category != "subtitles" or track.phase != "finalized":
-            raise UploadRefused("not_found", "Not found")
-        entry = {"id": sub_id, "language_code": code, "display_name": name}
-        current = [s for s in current if s["language_code"] != code] + [entry]
-        self.service.store.update_media(media_id, subtitles=current)
-        return _data({"id": media_id, "media_category": category, "associated_subtitles": current})
+    Past a few times the limit, give up: the server then closes the connection instead.
+    """
+    dropped = 0
+    try:
+        async for chunk in request.stream():
+            dropped += len(chunk)
+            if dropped > 4 * limit:
+                return
+    except RuntimeError:
+        return  # the body was already consumed
 
 
 def _owners(value: object) -> list[str]:

@@ -436,3 +436,30 @@ def test_a_journal_written_before_names_were_kept_exactly_still_reads(tmp_path: 
     records, _ = book.load(["b1"])
     book.close()
     assert records[0].path == "/x/a.jpg" and records[0].media_id == "123"
+
+
+@pytest.mark.parametrize(
+    ("settings", "kind"),
+    [
+        ({"colour": "red"}, mk.ConfigurationTypeError),
+        ({"consumer_key": "only-the-key"}, mk.ConfigurationError),
+        ({"faults": {"APPEND": {"503": 2.0}}}, mk.ConfigurationError),
+        ({"latency": -1.0}, mk.ConfigurationError),
+    ],
+)
+def test_bad_emulator_settings_are_errors_of_the_tree(
+    settings: dict[str, Any], kind: type[Exception]
+) -> None:
+    with pytest.raises(kind):
+        Emulator(**settings)
+
+
+def test_bad_clock_and_limits_are_errors_of_the_tree() -> None:
+    with pytest.raises(mk.ConfigurationError):
+        mk.ScaledClock(0)
+    with pytest.raises(mk.ConfigurationTypeError):
+        mk.ScaledClock("fast")  # type: ignore[arg-type]
+    with pytest.raises(mk.ConfigurationError, match="unknown media categories"):
+        mk.Limits(max_bytes={"tweet_photo": 1})
+    with pytest.raises(mk.ConfigurationError, match="backwards"):
+        mk.ManualClock().advance(-1)

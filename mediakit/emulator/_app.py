@@ -17,6 +17,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._clock import Clock
+from .._errors import ConfigurationError, ConfigurationTypeError
 from .._limits import Limits
 from . import _problems as p
 from ._config import DEMO, EmulatorConfig, UserTokenGrant
@@ -131,7 +132,7 @@ class Emulator:
         known = {f.name for f in fields(EmulatorConfig)}
         unknown = set(settings) - known
         if unknown:
-            raise TypeError(f"unknown Emulator settings: {sorted(unknown)}")
+            raise ConfigurationTypeError(f"unknown Emulator settings: {sorted(unknown)}")
         changes: dict[str, Any] = dict(settings)
         if clock is not None:
             changes["clock"] = clock
@@ -141,11 +142,11 @@ class Emulator:
             changes["limits"] = limits
         if consumer_key is not None or consumer_secret is not None:
             if not (consumer_key and consumer_secret):
-                raise ValueError("give both consumer_key and consumer_secret")
+                raise ConfigurationError("give both consumer_key and consumer_secret")
             changes["consumer_key"], changes["consumer_secret"] = consumer_key, consumer_secret
         if access_token is not None or access_token_secret is not None:
             if not (access_token and access_token_secret):
-                raise ValueError("give both access_token and access_token_secret")
+                raise ConfigurationError("give both access_token and access_token_secret")
             changes["oauth1_accounts"] = (
                 EmulatorConfig.oauth1_account(access_token, access_token_secret),
             )

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from .._clock import Clock, SystemClock
+from .._errors import ConfigurationError
 from .._limits import Limits
 from ._faults import Faults
 from ._processing import DEFAULT_PROCESSING_COSTS, ProcessingCost, ProcessingSeconds
@@ -172,7 +173,7 @@ class EmulatorConfig:
                     if high != math.inf
                     else (f"a finite number {'>' if open_low else '>='} {low:g}")
                 )
-                raise ValueError(f"Emulator setting {name} must be {bounds}, not {value!r}")
+                raise ConfigurationError(f"Emulator setting {name} must be {bounds}, not {value!r}")
 
         number("processing_failure_rate", high=1.0)
         number("processing_scale", open_low=True)
@@ -186,19 +187,19 @@ class EmulatorConfig:
         if isinstance(self.processing_seconds, tuple):
             low, high = self.processing_seconds
             if not (math.isfinite(low) and math.isfinite(high) and 0 <= low <= high):
-                raise ValueError(
+                raise ConfigurationError(
                     f"Emulator setting processing_seconds must be 0 <= LOW <= HIGH, "
                     f"not {self.processing_seconds!r}"
                 )
         elif isinstance(self.processing_seconds, int | float) and not (
             math.isfinite(self.processing_seconds) and self.processing_seconds >= 0
         ):
-            raise ValueError(
+            raise ConfigurationError(
                 f"Emulator setting processing_seconds must be >= 0, not {self.processing_seconds!r}"
             )
         unknown = set(self.processing_costs) - set(DEFAULT_PROCESSING_COSTS)
         if unknown:
-            raise ValueError(
+            raise ConfigurationError(
                 f"processing_costs names categories X does not process: {sorted(unknown)}; "
                 f"use {sorted(DEFAULT_PROCESSING_COSTS)}"
             )

@@ -26,6 +26,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .._errors import ConfigurationError
+
 __all__ = [
     "COMMANDS",
     "AnswerLost",
@@ -68,17 +70,21 @@ class Faults:
         if self.bandwidth is not None and not (
             math.isfinite(self.bandwidth) and self.bandwidth > 0
         ):
-            raise ValueError(
+            raise ConfigurationError(
                 f"bandwidth must be a positive number of bytes/s, not {self.bandwidth}"
             )
         if isinstance(self.latency, int | float) and not (
             math.isfinite(self.latency) and self.latency >= 0
         ):
-            raise ValueError(f"latency must be a finite number of seconds >= 0, not {self.latency}")
+            raise ConfigurationError(
+                f"latency must be a finite number of seconds >= 0, not {self.latency}"
+            )
         if isinstance(self.latency, tuple):
             low, high = self.latency
             if not (math.isfinite(low) and math.isfinite(high) and 0 <= low <= high):
-                raise ValueError(f"latency range must be 0 <= LOW <= HIGH, not {self.latency}")
+                raise ConfigurationError(
+                    f"latency range must be 0 <= LOW <= HIGH, not {self.latency}"
+                )
 
     @property
     def active(self) -> bool:
@@ -110,19 +116,21 @@ class AnswerLost(ConnectionResetError):
 
 def _check_command(command: str, where: str = "") -> None:
     if command != "*" and command not in COMMANDS:
-        raise ValueError(
+        raise ConfigurationError(
             f"unknown command {command!r}{where}: use one of {', '.join(COMMANDS)} or *"
         )
 
 
 def _check_status(status: int, where: str = "") -> None:
     if not 400 <= status <= 599:
-        raise ValueError(f"a fault's status must be 4xx or 5xx (or 'lost'), not {status}{where}")
+        raise ConfigurationError(
+            f"a fault's status must be 4xx or 5xx (or 'lost'), not {status}{where}"
+        )
 
 
 def _check_rate(rate: float, what: str) -> None:
     if not (isinstance(rate, int | float) and math.isfinite(rate) and 0 <= rate <= 1):
-        raise ValueError(f"{what} must be between 0 and 1, not {rate!r}")
+        raise ConfigurationError(f"{what} must be between 0 and 1, not {rate!r}")
 
 
 def parse_fault(text: str) -> tuple[str, int | str, float]:
@@ -132,7 +140,7 @@ def parse_fault(text: str) -> tuple[str, int | str, float]:
         share = float(rate)
         kind: int | str = LOST if status.strip().lower() == LOST else int(status)
     except ValueError:
-        raise ValueError(
+        raise ConfigurationError(
             f"expected COMMAND:STATUS:RATE such as APPEND:503:0.02 or FINALIZE:lost:0.05, "
             f"not {text!r}"
         ) from None
@@ -159,7 +167,7 @@ def faults_table(
                 try:
                     code = int(status)
                 except ValueError:
-                    raise ValueError(
+                    raise ConfigurationError(
                         f"a fault's status must be a 4xx/5xx code or 'lost', not {status!r}"
                     ) from None
                 statuses.setdefault(name, {})[code] = float(rate)
@@ -186,7 +194,7 @@ def parse_latency(text: str) -> float | tuple[float, float]:
             raise ValueError
         return value
     except ValueError:
-        raise ValueError(
+        raise ConfigurationError(
             f"expected a latency like 150ms, 0.2s or 50ms-200ms, not {text!r}"
         ) from None
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._detect import MediaInfo
+from .._errors import ConfigurationError
 from .._judge import format_x_duration, processing_refusal
 from .._limits import Limits
 from ._store import MediaRow
@@ -63,7 +64,7 @@ class ProcessingCost:
         for name in ("base_s", "per_mb_s", "per_media_s", "noise_s", "min_s"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
-                raise ValueError(
+                raise ConfigurationError(
                     f"ProcessingCost.{name} must be a finite number >= 0, not {value!r}"
                 )
 

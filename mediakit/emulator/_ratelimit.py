@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .._clock import Clock
+from .._errors import ConfigurationError
 from .._limits import X_APP_RATE_LIMITS, X_USER_RATE_LIMITS
 from ._faults import FaultInjector
 from ._log import note
@@ -39,13 +40,13 @@ class RateLimits:
         for name in ("user_window_s", "app_window_s"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise ValueError(
+                raise ConfigurationError(
                     f"RateLimits.{name} must be a number of seconds > 0, not {value!r}"
                 )
         for table in (self.per_user, self.per_app):
             for command, limit in table.items():
                 if not (isinstance(limit, int) and limit >= 0):
-                    raise ValueError(
+                    raise ConfigurationError(
                         f"the rate limit for {command} must be an int >= 0, not {limit!r}"
                     )
 

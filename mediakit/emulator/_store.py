@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._errors import ConfigurationError
+
 __all__ = ["MediaRow", "NotAStateFile", "Store", "token_digest"]
 
 # 2: tokens stored as digests, content hashes, shared rate-limit windows, state_id.
@@ -149,7 +151,7 @@ class MediaRow:
         return cls(**data)
 
 
-class NotAStateFile(ValueError):
+class NotAStateFile(ConfigurationError):
     """The state path exists but is not an emulator state file (not SQLite, or unreadable)."""
 
 

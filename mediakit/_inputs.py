@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ __all__ = [
     "inspect_rows",
     "make_inputs",
     "rows_of",
+    "sendable",
 ]
 
 Row = dict[str, Any]
@@ -114,9 +115,15 @@ def _shown_bad_path(value: object) -> str:
 
 
 def make_inputs(
-    checks: list[tuple[FileCheck | None, Row]], batch_id: str, target: str, api: str
+    checks: list[tuple[FileCheck | None, Row]],
+    batch_id: str,
+    target: str,
+    api: str,
+    *,
+    repair: Collection[int] = (),
 ) -> list[BatchInput]:
-    """One `BatchInput` per row; a row whose path was refused has `check` None here."""
+    """One `BatchInput` per row; a row whose path was refused has `check` None here. The rows
+    whose index is in `repair` are to be repaired before upload (fix=True)."""
     inputs = []
     for file_id, (check, row) in enumerate(checks):
         user = {k: v for k, v in row.items() if k not in _NOT_USER_COLUMNS}
@@ -133,6 +140,7 @@ def make_inputs(
             file_id=file_id,
             path=path,
             bytes=check.size,
+            source_bytes=check.size,
             mtime=check.mtime,
             media_type=check.media_type,
             media_category=check.category,
@@ -143,16 +151,21 @@ def make_inputs(
             alt_text=str(alt_text) if alt_text else None,
             user_columns=user,
         )
-        inputs.append(BatchInput(check, record))
+        inputs.append(BatchInput(check, record, repair=file_id in repair))
     dedupe(inputs)
     return inputs
+
+
+def sendable(item: BatchInput) -> bool:
+    """Whether the input will be sent: as it is, or once repaired (fix=True)."""
+    return item.check.ok or item.repair
 
 
 def dedupe(inputs: list[BatchInput]) -> None:
     """Mark every later input that is the same file as an earlier one (`same_as`)."""
     first: dict[tuple[int, int] | str, int] = {}
     for item in inputs:
-        if not item.check.ok:
+        if not sendable(item):
             continue
         try:
             st = os.stat(item.record.path)
@@ -192,7 +205,7 @@ def inspect_rows(
 def hash_files(inputs: list[BatchInput]) -> None:
     """SHA-256 of each uploadable file, read in 1 MiB blocks (never whole in memory)."""
     for item in inputs:
-        if not item.check.ok or item.same_as is not None:
+        if not sendable(item) or item.same_as is not None:
             continue
         digest = hashlib.sha256()
         try:

@@ -111,7 +111,7 @@ def test_what_was_done_in_words(repaired: tuple[pd.DataFrame, Path]) -> None:
     frame, _ = repaired
     words = {Path(p).name: w for p, w in zip(frame["path"], frame["repair"], strict=True)}
     assert words["fps120.mp4"] == "120 fps → 60 fps"
-    assert words["fps62_5.mp4"] == "62.5 fps → 31.25 fps"
+    assert words["fps62_5.mp4"] == "62.5 fps → 60 fps"  # the limit, not half the motion
     assert words["fullhd.mp4"] == "1920×1080 → 1280×720"
     assert words["tiny.mp4"] == "16×16 → 32×32"
     assert words["tall.mp4"] == "padded to 108×320"

@@ -93,7 +93,9 @@ def test_the_frame(folder: Path) -> None:
     assert bool(fast["fixable"]) and not bool(fast["ok"])
     long_clip = rows.loc["long.mp4"]
     assert not bool(long_clip["fixable"])
-    assert long_clip["hints"] == ['trim it to 140 s (mk.repair(..., max_duration="trim"))']
+    assert long_clip["hints"] == [
+        'trim it to 140 s (max_duration="trim" with fix=True or mk.repair)'
+    ]
     gif = rows.loc["anim.gif"]
     assert (gif["category"], gif["frames"], gif["media_type"]) == ("tweet_gif", 4, "image/gif")
     notes = rows.loc["notes.txt"]

@@ -225,18 +225,26 @@ class RepairStage:
                 try:
                     result = await self._encode(verdict)
                 except (concurrent.futures.BrokenExecutor, OSError, RuntimeError) as exc:
-                    # A worker died (killed, out of memory) or could not be started.
                     return f"repair failed: {type(exc).__name__}: {exc}"
         if not result.ok:
             return "; ".join(result.problems) or "repair failed"
         return await self._ready(item, result)
 
     async def _encode(self, verdict: Verdict) -> RepairResult:
-        future = self.pool().submit(verdict)
-        self._futures.add(future)
-        future.add_done_callback(self._futures.discard)
-        self.encoded += 1
-        return await asyncio.wrap_future(future)
+        pool = self.pool()
+        try:
+            future = pool.submit(verdict)
+            self._futures.add(future)
+            future.add_done_callback(self._futures.discard)
+            self.encoded += 1
+            return await asyncio.wrap_future(future)
+        except concurrent.futures.BrokenExecutor:
+            # A worker died (killed, out of memory): the files it held fail, the next ones
+            # get fresh workers.
+            if self._pool is pool:
+                self._pool = None
+                pool.terminate()
+            raise
 
     async def _ready(self, item: BatchInput, result: RepairResult) -> str | None:
         """The copy becomes what is sent; the record says what was done."""

@@ -21,7 +21,7 @@ from typing import Any
 from ._batch import BatchInput
 from ._check import describe
 from ._errors import ConfigurationError, ConfigurationTypeError
-from ._media import FileCheck, inspect_file
+from ._media import FileCheck
 from ._records import FileRecord
 
 __all__ = [
@@ -29,7 +29,6 @@ __all__ = [
     "checked_path",
     "dedupe",
     "hash_files",
-    "inspect_rows",
     "make_inputs",
     "rows_of",
     "sendable",
@@ -176,30 +175,6 @@ def dedupe(inputs: list[BatchInput]) -> None:
             item.same_as = first[key]
         else:
             first[key] = item.record.file_id
-
-
-def inspect_rows(
-    rows: list[Row], *, category: str, chunk_size: int, dm: bool
-) -> list[tuple[FileCheck | None, Row]]:
-    """Each row's file inspected (None where the path itself is refused)."""
-    out: list[tuple[FileCheck | None, Row]] = []
-    for row in rows:
-        path, _problem = checked_path(row.get("path"))
-        if path is None:
-            out.append((None, row))
-            continue
-        out.append(
-            (
-                inspect_file(
-                    Path(path),
-                    category=str(row.get("category") or category),
-                    chunk_size=chunk_size,
-                    dm=dm,
-                ),
-                row,
-            )
-        )
-    return out
 
 
 def hash_files(inputs: list[BatchInput]) -> None:

@@ -382,7 +382,83 @@ print(sorted(mk.open_journal({str(journal)!r}).items["state"]), flush=True)
     assert list(repairs.iterdir()) == []
 
 
+def test_a_worker_that_dies_fails_its_file_only(
+    media_dir: Path, tmp_path: Path, emu: Emulator
+) -> None:
+    _slow_gif(media_dir)
+    mf.make_gif(media_dir / "wide.gif", 1400, 60, frames=3)  # smaller: repaired after
+    repairs = tmp_path / "repairs"
+    job = mk.upload_folder(
+        media_dir,
+        emulator=emu,
+        fix=True,
+        repair_dir=repairs,
+        repair_workers=1,
+        journal=False,
+        progress="none",
+        wait=False,
+    )
+    try:
+        os.kill(_encoding(repairs), signal.SIGKILL)  # out of memory, say
+        result = job.wait(timeout=120)
+    finally:
+        job.cancel()
+    rows = result.items.set_index(result.items["path"].map(lambda p: Path(p).name))
+    assert rows.loc["slow.gif", "state"] == "invalid"
+    assert "repair failed: BrokenProcessPool" in rows.loc["slow.gif", "error_message"]
+    assert rows.loc["wide.gif", "state"] == "succeeded" and bool(rows.loc["wide.gif", "repaired"])
+    assert not [p for p in multiprocessing.active_children() if isinstance(p, _WorkerProcess)]
+
+
 # --- resume, the journal, scripts -------------------------------------------------------------
+
+
+async def test_an_upload_of_a_copy_cut_short_continues_with_that_copy(
+    media_dir: Path, tmp_path: Path
+) -> None:
+    """A batch stopped half way through sending a repaired copy: the rerun continues X's
+    session with the same copy (from the cache), sending only the segments X did not ack."""
+    emu = Emulator(latency=0.05, state=tmp_path / "s.sqlite")  # real time, slow APPENDs
+    mf.make_video(media_dir / "fast.mp4", fps=62.5, seconds=3.0, width=320, height=240)
+    journal, repairs = tmp_path / "j.sqlite", tmp_path / "repairs"
+    options = mk.UploadOptions(
+        emulator=emu,
+        fix=True,
+        repair_dir=repairs,
+        journal=journal,
+        progress="none",
+        chunk_size=4096,
+        segment_concurrency=1,
+    )
+    acked = asyncio.Event()
+
+    def seen(event: mk.Event) -> None:
+        if event.command == "APPEND" and event.ok and (event.segment_index or 0) >= 2:
+            acked.set()
+
+    first = asyncio.create_task(mk.upload_folder_async(media_dir, options=options, on_event=seen))
+    await asyncio.wait_for(acked.wait(), 120)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    stopped = mk.open_journal(journal).items.iloc[0]
+    assert stopped["state"] == "cancelled" and bool(stopped["repaired"])
+    assert stopped["segments"] > 4  # it was cut short indeed
+    sent_before = [
+        r.segment_index for r in emu.requests if r.command == "APPEND" and r.status == 200
+    ]
+    cache, count = stamps(repairs), len(emu.requests)
+    again = await mk.upload_folder_async(media_dir, options=options)
+    row = again.items.iloc[0]
+    assert row["state"] == "succeeded" and row["media_id"] == stopped["media_id"]
+    later = emu.requests[count:]
+    assert "INIT" not in {r.command for r in later}  # the same session, continued
+    resent = [r.segment_index for r in later if r.command == "APPEND"]
+    assert sorted(resent) == sorted(set(range(int(row["segments"]))) - set(sent_before))
+    assert stamps(repairs) == cache  # the copy came from the cache
+    media = emu.media_by_id(str(row["media_id"]))
+    assert media is not None and media.state == "succeeded"
+    emu.close()
 
 
 async def test_a_repaired_file_still_processing_is_polled_again_not_repaired(

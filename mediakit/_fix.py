@@ -196,7 +196,6 @@ class RepairStage:
         self._free = asyncio.Semaphore(self.workers)
         self._pool: RepairPool | None = None
         self._futures: set[concurrent.futures.Future[RepairResult]] = set()
-        self.encoded = 0  # files a worker re-encoded in this batch (not reused from the cache)
 
     def _changed(self, record: FileRecord) -> None:
         if self._on_change is not None:
@@ -236,7 +235,6 @@ class RepairStage:
             future = pool.submit(verdict)
             self._futures.add(future)
             future.add_done_callback(self._futures.discard)
-            self.encoded += 1
             return await asyncio.wrap_future(future)
         except concurrent.futures.BrokenExecutor:
             # A worker died (killed, out of memory): the files it held fail, the next ones

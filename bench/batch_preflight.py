@@ -13,7 +13,10 @@ photos are seeded noise (incompressible, so their sizes are real) written once i
 `--cache` and reused; each is a distinct file (the batch uploads a file given twice once).
 Files come warm from the page cache: the times are CPU and in-process transfer, not disk.
 
-Usage: python bench/batch_preflight.py [--files 1000] [--rounds 3] [--before PATH]
+`--small` uses photos of 50-200 KB instead, where the upload itself is short and a per-file
+cost shows most.
+
+Usage: python bench/batch_preflight.py [--files 1000] [--rounds 3] [--small] [--before PATH]
        [--after PATH] [--cache DIR]
 """
 
@@ -43,9 +46,15 @@ def machine() -> str:
     return f"{len(os.sched_getaffinity(0))} cores, {model}, Python {sys.version.split()[0]}"
 
 
-def make_photos(folder: Path, count: int, seed: int = 1) -> Path:
-    """`count` distinct JPEGs of 1-5 MB: a few noise pictures, each copy with its own tail
-    after the end-of-image marker (viewers and X ignore it), so every file is different."""
+PHOTO_SIDES = (900, 1250, 1600, 1900)  # about 1.0, 1.9, 3.2 and 4.5 MB at quality 92
+SMALL_SIDES = (200, 260, 320, 400)  # about 50-200 KB: per-file costs show most
+
+
+def make_photos(
+    folder: Path, count: int, sides: tuple[int, ...] = PHOTO_SIDES, seed: int = 1
+) -> Path:
+    """`count` distinct JPEGs (by default of 1-5 MB): a few noise pictures, each copy with its
+    own tail after the end-of-image marker (viewers and X ignore it), so every file differs."""
     import numpy as np
     from PIL import Image
 
@@ -55,7 +64,7 @@ def make_photos(folder: Path, count: int, seed: int = 1) -> Path:
         return folder
     rng = np.random.default_rng(seed)
     sources = []
-    for side in (900, 1250, 1600, 1900):  # about 1.0, 1.9, 3.2 and 4.5 MB at quality 92
+    for side in sides:
         pixels = rng.integers(0, 255, (side, int(side * 1.333), 3), dtype=np.uint8)
         path = folder / f".source_{side}.jpg"
         Image.fromarray(pixels).save(path, quality=92)
@@ -112,12 +121,16 @@ def main() -> None:
     parser.add_argument("--before", type=Path, default=Path("/work/main"))
     parser.add_argument("--after", type=Path, default=ROOT)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "mk-photos")
+    parser.add_argument("--small", action="store_true", help="photos of 50-200 KB instead")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure is not None:
         print(json.dumps(measure(args.measure)))
         return
-    folder = make_photos(args.cache / str(args.files), args.files)
+    sides = SMALL_SIDES if args.small else PHOTO_SIDES
+    folder = make_photos(
+        args.cache / f"{args.files}{'-small' if args.small else ''}", args.files, sides
+    )
     size = sum(p.stat().st_size for p in folder.glob("photo_*.jpg"))
     print(f"{args.files} photos, {size / 2**30:.2f} GiB, on {machine()}")
     runs: dict[str, list[dict[str, float]]] = {"before": [], "after": []}

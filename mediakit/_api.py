@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, Unpack, overload
 
 from ._check import instance_of
 from ._errors import MediaError
-from ._inputs import inspect_rows, rows_of
-from ._media import discover
+from ._fix import preflight_folder, preflight_rows, repair_options
+from ._inputs import rows_of
 from ._options import UploadKwargs, UploadOptions, resolve_options
 from ._result import UploadJob, UploadResult
 from ._run import make_view, run_batch
@@ -63,18 +63,22 @@ async def upload_files_async(
         TransportError: the server could not be reached at all (its `result` holds the
             batch as recorded).
 
-    Files that cannot be uploaded never raise: they end `invalid` with the reason.
+    Files that cannot be uploaded never raise: preflight judges every file first, and what
+    X would refuse is never sent: it ends `invalid` with the reasons and what to do, or with
+    `fix=True` is repaired (a copy, in a worker process) and the copy uploaded.
     """
     resolved = resolve_options("upload_files", options, kwargs)
     rows = rows_of(files)
-    checks = await asyncio.to_thread(
-        inspect_rows,
+    judged = await asyncio.to_thread(
+        preflight_rows,
         rows,
         category=resolved.category,
         chunk_size=resolved.chunk_size,
         dm=resolved.dm,
+        limits=resolved.limits,
+        options=repair_options(resolved.gif, resolved.max_duration),
     )
-    return await run_batch(checks, resolved, on_batch=_on_batch)
+    return await run_batch(judged, resolved, on_batch=_on_batch)
 
 
 async def upload_folder_async(
@@ -107,17 +111,18 @@ async def upload_folder_async(
     resolved = resolve_options("upload_folder", options, kwargs)
     instance_of("pattern", pattern, str, "a glob such as '*.mp4'")
     instance_of("recursive", recursive, bool, "True or False")
-    found = await asyncio.to_thread(
-        discover,
+    judged = await asyncio.to_thread(
+        preflight_folder,
         folder,
         pattern,
         recursive,
         category=resolved.category,
         chunk_size=resolved.chunk_size,
         dm=resolved.dm,
+        limits=resolved.limits,
+        options=repair_options(resolved.gif, resolved.max_duration),
     )
-    checks = [(check, {"path": str(check.path)}) for check in found]
-    return await run_batch(list(checks), resolved, on_batch=_on_batch)
+    return await run_batch(judged, resolved, on_batch=_on_batch)
 
 
 @overload

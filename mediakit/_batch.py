@@ -9,6 +9,9 @@
 - A server that never answered (connection refused, unknown host, a refused certificate)
   stops the whole batch at once: every other file would meet the same wall.
 - The same file given twice is uploaded once; the copy ends with the original's outcome.
+- A file that must be prepared first (repaired, with fix=True: `_fix`) joins the upload queue
+  as soon as it is ready, while the others upload: the first uploads never wait for the last
+  repair.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from ._client import MediaClient, RequestContext
 from ._errors import APIError, MediakitError, ProcessingError, TLSError, TransportError
@@ -28,7 +32,7 @@ from ._media import FileCheck
 from ._protocol import MediaState
 from ._records import OK_STATES, Event, FileRecord
 
-__all__ = ["Batch", "BatchInput", "Resume", "new_batch_id"]
+__all__ = ["Batch", "BatchInput", "Prepare", "Resume", "new_batch_id"]
 
 log = logging.getLogger("mediakit")
 
@@ -47,6 +51,10 @@ class Resume:
     kind: str  # "poll" | "append"
     media_id: str
     done_segments: frozenset[int] = frozenset()
+    # What the session was sending when it was a repaired copy: an "append" continues only
+    # with that very copy (the same path and size), never with other bytes.
+    repaired_path: str | None = None
+    size: int | None = None
 
 
 @dataclass
@@ -55,6 +63,19 @@ class BatchInput:
     record: FileRecord
     resume: Resume | None = None
     same_as: int | None = None  # the file_id of an earlier input that is the same file
+    repair: bool = False  # to be repaired (fix=True) by the batch's `Prepare` before upload
+
+
+class Prepare(Protocol):
+    """What readies an input marked `repair` for upload (`_fix.RepairStage`).
+
+    Awaited once per such input, while the other files upload; it may change the input's
+    `check` (the file to send) and `resume`, and the record's non-final state. Returns None
+    when the input is ready to upload, or the reason it cannot be sent (the file ends
+    `invalid` with it). Never raises but for cancellation.
+    """
+
+    async def __call__(self, item: BatchInput) -> str | None: ...
 
 
 class Batch:
@@ -70,8 +91,10 @@ class Batch:
         status_deadline_s: float | None = None,
         on_change: Callable[[FileRecord], None] | None = None,
         on_event: Callable[[Event], None] | None = None,
+        prepare: Prepare | None = None,
     ) -> None:
         self.client = client
+        self._prepare = prepare
         self.batch_id = batch_id
         self.inputs = list(inputs)
         self.records = [item.record for item in self.inputs]
@@ -138,10 +161,14 @@ class Batch:
         clock = self.client.clock
         self.started_at = clock.now()
         runnable: list[BatchInput] = []
+        staged: list[BatchInput] = []  # to be prepared (repaired) first
         copies: list[BatchInput] = []
         for item in self.inputs:
             record = item.record
             if record.final:  # already decided (skipped by resume, invalid)
+                continue
+            if item.repair and self._prepare is not None:
+                (copies if item.same_as is not None else staged).append(item)
                 continue
             if not item.check.ok:
                 record.error_message = item.check.problem
@@ -152,11 +179,17 @@ class Batch:
                 continue
             runnable.append(item)
         runnable.sort(key=_longest_processing_first)
-        self._uploads_left = len(runnable)
+        staged.sort(key=_longest_processing_first)
+        self._uploads_left = len(runnable) + len(staged)
         poller = asyncio.create_task(self._poller(), name="mediakit-poller")
         self._uploads = [
             asyncio.create_task(self._upload(item), name=f"mediakit-upload-{item.record.file_id}")
             for item in runnable
+        ] + [
+            asyncio.create_task(
+                self._prepared_upload(item), name=f"mediakit-repair-{item.record.file_id}"
+            )
+            for item in staged
         ]
         try:
             await asyncio.gather(*self._uploads, return_exceptions=True)
@@ -212,6 +245,24 @@ class Batch:
             for task in self._uploads:
                 if task is not current:
                     task.cancel()
+
+    async def _prepared_upload(self, item: BatchInput) -> None:
+        """Prepare (repair) the input, then upload it like any other; or end it `invalid`."""
+        assert self._prepare is not None
+        record = item.record
+        try:
+            reason = await self._prepare(item)
+        except Exception as exc:  # a bug of ours: the file ends, the batch goes on
+            reason = None
+            self._failed(record, exc, "repairing")
+        if record.final or reason is not None:
+            if reason is not None:
+                record.error_message = reason
+                self._finish(record, "invalid")
+            self._uploads_left -= 1
+            self._wake.set()
+            return
+        await self._upload(item)
 
     async def _upload(self, item: BatchInput) -> None:
         record, check = item.record, item.check

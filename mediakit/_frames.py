@@ -120,6 +120,13 @@ ITEM_SCHEMA: Mapping[str, Dtype] = MappingProxyType(
         "status_polls": pd.Int32Dtype(),
         "expires_at": TIMESTAMP,
         "expired": pd.BooleanDtype(),
+        # fix=True: whether a repaired copy was uploaded, what was done in words ("120 fps →
+        # 60 fps; 3840×2160 → 1280×720"), where the copy is; `source_bytes` is the original's
+        # size, `bytes` what was uploaded.
+        "repaired": pd.BooleanDtype(),
+        "repair": _STRING,
+        "repaired_path": _STRING,
+        "source_bytes": pd.Int64Dtype(),
         "error_code": _STRING,
         "error_name": _STRING,
         "error_message": _STRING,
@@ -156,6 +163,10 @@ _FILE_FIELDS = (
     "error_code",
     "error_name",
     "error_message",
+    "repaired",
+    "repair",
+    "repaired_path",
+    "source_bytes",
 )
 _get_file_fields = attrgetter(*_FILE_FIELDS)
 
@@ -253,6 +264,12 @@ def items_frame(
     columns: dict[str, Any] = {name: values[name] for name in ITEM_SCHEMA if name in values}
     columns["path"] = _readable(values["path"])
     columns["path_bytes"] = [os.fsencode(path) for path in values["path"]]
+    columns["repaired_path"] = _readable(values["repaired_path"])
+    # Journals from before fix=True have no source_bytes: nothing was repaired, so it is bytes.
+    columns["source_bytes"] = [
+        size if source is None else source
+        for source, size in zip(values["source_bytes"], values["bytes"], strict=True)
+    ]
     columns.update(
         attempts=attempts,
         retries=retries,

@@ -36,6 +36,7 @@ __all__ = [
 
 STATE_COLORS = {
     "queued": "#6b7280",
+    "repairing": "#db2777",
     "uploading": "#2563eb",
     "processing": "#7c3aed",
     "succeeded": "#15803d",
@@ -55,8 +56,9 @@ MONO = "font-family: var(--jp-code-font-family, monospace); font-size: 12px; lin
 MUTED = "color: var(--jp-ui-font-color2, #6b7280)"
 
 
-def counts_html(counts: Mapping[str, int]) -> str:
-    """`queued 12 · uploading 4 · succeeded 21 · failed 1`, each state in its colour."""
+def counts_html(counts: Mapping[str, int], repaired: int = 0) -> str:
+    """`queued 12 · uploading 4 · succeeded 21 · failed 1`, each state in its colour, then
+    how many were repaired (fix=True): `· 3 repaired`."""
     if not counts:
         return f'<span style="{MUTED}">no files</span>'
     chips = [
@@ -65,6 +67,11 @@ def counts_html(counts: Mapping[str, int]) -> str:
         f"{escape(state)} {n:,}</span>"
         for state, n in counts.items()
     ]
+    if repaired:
+        chips.append(
+            f'<span class="mediakit-count mediakit-count-repaired" style="{MUTED}">'
+            f"{repaired:,} repaired</span>"
+        )
     return " · ".join(chips)
 
 
@@ -164,7 +171,7 @@ def result_html(
         f'<div><b>{escape(title)}</b> <span style="color: {color}">'
         f"{escape(summary)}</span></div>"
         f'<div style="{MUTED}">{details}</div>'
-        f"<div>{counts_html(snapshot.counts)}</div>"
+        f"<div>{counts_html(snapshot.counts, snapshot.repaired)}</div>"
         f'<div style="{MUTED}">{escape(" · ".join(totals))}</div>'
         f"{failures_html(snapshot.failures, snapshot.failures_total, failures_where)}"
         "</div>"

@@ -14,14 +14,14 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
 from ._batch import BatchInput
 from ._check import describe
 from ._errors import ConfigurationError, ConfigurationTypeError
-from ._media import FileCheck, inspect_file
+from ._media import FileCheck
 from ._records import FileRecord
 
 __all__ = [
@@ -29,9 +29,9 @@ __all__ = [
     "checked_path",
     "dedupe",
     "hash_files",
-    "inspect_rows",
     "make_inputs",
     "rows_of",
+    "sendable",
 ]
 
 Row = dict[str, Any]
@@ -114,9 +114,15 @@ def _shown_bad_path(value: object) -> str:
 
 
 def make_inputs(
-    checks: list[tuple[FileCheck | None, Row]], batch_id: str, target: str, api: str
+    checks: list[tuple[FileCheck | None, Row]],
+    batch_id: str,
+    target: str,
+    api: str,
+    *,
+    repair: Collection[int] = (),
 ) -> list[BatchInput]:
-    """One `BatchInput` per row; a row whose path was refused has `check` None here."""
+    """One `BatchInput` per row; a row whose path was refused has `check` None here. The rows
+    whose index is in `repair` are to be repaired before upload (fix=True)."""
     inputs = []
     for file_id, (check, row) in enumerate(checks):
         user = {k: v for k, v in row.items() if k not in _NOT_USER_COLUMNS}
@@ -133,6 +139,7 @@ def make_inputs(
             file_id=file_id,
             path=path,
             bytes=check.size,
+            source_bytes=check.size,
             mtime=check.mtime,
             media_type=check.media_type,
             media_category=check.category,
@@ -143,16 +150,21 @@ def make_inputs(
             alt_text=str(alt_text) if alt_text else None,
             user_columns=user,
         )
-        inputs.append(BatchInput(check, record))
+        inputs.append(BatchInput(check, record, repair=file_id in repair))
     dedupe(inputs)
     return inputs
+
+
+def sendable(item: BatchInput) -> bool:
+    """Whether the input will be sent: as it is, or once repaired (fix=True)."""
+    return item.check.ok or item.repair
 
 
 def dedupe(inputs: list[BatchInput]) -> None:
     """Mark every later input that is the same file as an earlier one (`same_as`)."""
     first: dict[tuple[int, int] | str, int] = {}
     for item in inputs:
-        if not item.check.ok:
+        if not sendable(item):
             continue
         try:
             st = os.stat(item.record.path)
@@ -165,34 +177,10 @@ def dedupe(inputs: list[BatchInput]) -> None:
             first[key] = item.record.file_id
 
 
-def inspect_rows(
-    rows: list[Row], *, category: str, chunk_size: int, dm: bool
-) -> list[tuple[FileCheck | None, Row]]:
-    """Each row's file inspected (None where the path itself is refused)."""
-    out: list[tuple[FileCheck | None, Row]] = []
-    for row in rows:
-        path, _problem = checked_path(row.get("path"))
-        if path is None:
-            out.append((None, row))
-            continue
-        out.append(
-            (
-                inspect_file(
-                    Path(path),
-                    category=str(row.get("category") or category),
-                    chunk_size=chunk_size,
-                    dm=dm,
-                ),
-                row,
-            )
-        )
-    return out
-
-
 def hash_files(inputs: list[BatchInput]) -> None:
     """SHA-256 of each uploadable file, read in 1 MiB blocks (never whole in memory)."""
     for item in inputs:
-        if not item.check.ok or item.same_as is not None:
+        if not sendable(item) or item.same_as is not None:
             continue
         digest = hashlib.sha256()
         try:

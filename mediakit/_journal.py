@@ -73,6 +73,14 @@ class PriorUpload:
     acknowledged: frozenset[int]  # APPEND segments X answered 2xx for `media_id`
     finalized: bool  # X answered a FINALIZE for `media_id`
     batch_id: str
+    # What was uploaded for the file: with fix=True a repaired copy, not the original.
+    bytes: int | None = None
+    media_type: str | None = None
+    media_category: str | None = None
+    segments: int | None = None
+    repaired: bool = False
+    repair: str | None = None
+    repaired_path: str | None = None
 
 
 class Journal:
@@ -183,14 +191,16 @@ class Journal:
         sha256: str | None = None,
     ) -> PriorUpload | None:
         """The newest outcome of the same file: same path and size, and the same mtime, or
-        with `sha256` the same content (a restored copy with new mtimes is still the same)."""
+        with `sha256` the same content (a restored copy with new mtimes is still the same).
+        `size` is the original's: a file uploaded as a repaired copy keeps it in
+        `source_bytes` (journals from before fix=True have only `bytes`)."""
         same, value = ("f.sha256 = ?", sha256) if sha256 is not None else ("f.mtime IS ?", mtime)
         with self._lock:
             # The exact bytes of the name where they are kept; older journals have text only.
             row = self._db.execute(
                 "SELECT f.* FROM files f JOIN batches b ON b.batch_id = f.batch_id "
                 "WHERE (f.path_bytes = ? OR (f.path_bytes IS NULL AND f.path = ?)) "
-                f"AND f.bytes IS ? AND {same} AND f.target_key = ? "
+                f"AND COALESCE(f.source_bytes, f.bytes) IS ? AND {same} AND f.target_key = ? "
                 "AND f.account = ? AND f.state NOT IN ('queued', 'invalid') "
                 "ORDER BY b.started_at DESC, f.rowid DESC LIMIT 1",
                 (_exact(path), display_path(path), size, value, target_key, account),
@@ -231,6 +241,13 @@ class Journal:
             acknowledged=acknowledged,
             finalized=finalized,
             batch_id=row["batch_id"],
+            bytes=row["bytes"],
+            media_type=row["media_type"],
+            media_category=row["media_category"],
+            segments=row["segments"],
+            repaired=bool(row["repaired"]),
+            repair=row["repair"],
+            repaired_path=row["repaired_path"],
         )
 
     def batch_ids(self) -> list[str]:
@@ -262,6 +279,7 @@ class Journal:
             if row["path_bytes"] is not None:
                 data["path"] = os.fsdecode(bytes(row["path_bytes"]))
             data["user_columns"] = json.loads(row["user_columns"]) if row["user_columns"] else {}
+            data["repaired"] = bool(data["repaired"])  # SQLite's 0/1, NULL in older journals
             records.append(FileRecord(**data))
         events = []
         for row in event_rows:

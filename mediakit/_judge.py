@@ -37,8 +37,11 @@ __all__ = [
     "processing_refusal",
 ]
 
-REPAIR_HINT: Final = "mk.repair fixes it"
-"""How every fixable problem's hint ends (phase 2 adds ``fix=True`` on the upload functions)."""
+REPAIR_HINT: Final = "fix=True or mk.repair fixes it"
+"""How every fixable problem's hint ends: ``fix=True`` on an upload function repairs it on the
+way, `mk.repair` makes the copies beforehand."""
+TRIM_HINT: Final = 'max_duration="trim" with fix=True or mk.repair'
+"""A video over the maximum duration is cut only when asked."""
 
 
 @dataclass(frozen=True)
@@ -236,7 +239,7 @@ def _video_problems(
                 f"{_num(duration)} s is over the {_num(limits.max_video_duration_s)} s limit "
                 f"for {category}",
                 f"trim it to {_num(limits.max_video_duration_s)} s"
-                + (f" ({REPAIR_HINT})" if trim else ' (mk.repair(..., max_duration="trim"))'),
+                + (f" ({REPAIR_HINT})" if trim else f" ({TRIM_HINT})"),
                 trim and can_decode,
                 x_message=f"Duration {format_x_duration(duration)} exceeds max duration of "
                 f"{format_x_duration(limits.max_video_duration_s)}",
@@ -438,8 +441,8 @@ def _gif_hint(options: RepairOptions, fixable: bool) -> str:
         if fixable:
             return f"convert it to an MP4 for tweet_video ({REPAIR_HINT}), or shrink it"
         return (
-            'the MP4 would be too long: shrink the GIF (mk.repair(..., gif="gif")) or trim '
-            '(max_duration="trim")'
+            'the MP4 would be too long: shrink the GIF (gif="gif" with fix=True or mk.repair) '
+            'or trim it (max_duration="trim")'
         )
     return f"shrink it: fewer frames, smaller ({REPAIR_HINT})"
 

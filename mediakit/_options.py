@@ -43,6 +43,8 @@ __all__ = [
 ApiName = Literal["v2", "v1.1"]
 TargetName = Literal["emulator", "x"]
 ProgressMode = Literal["auto", "widgets", "text", "none"]
+GifRepair = Literal["mp4", "gif"]
+DurationRepair = Literal["keep", "trim"]
 API_NAMES: tuple[ApiName, ...] = ("v2", "v1.1")
 TARGET_NAMES: tuple[TargetName, ...] = ("emulator", "x")
 PROGRESS_MODES: tuple[ProgressMode, ...] = ("auto", "widgets", "text", "none")
@@ -86,6 +88,21 @@ class UploadOptions:
         force: upload again even what the journal says is already uploaded.
         content_hash: identify files by SHA-256 of their content instead of modification
             time, for resume (reads every file once more before the batch).
+
+    What X would refuse (every batch runs preflight first and never sends such a file: it
+    ends `invalid` with the reasons and what to do):
+        limits: the `Limits` preflight judges by (default: X's documented limits; raise them
+            for a Premium account, e.g. `Limits(max_video_duration_s=600)`).
+        fix: repair what can be repaired (a copy re-encoded in a worker process, state
+            `repairing`, while the other files upload) and upload the copy; the original is
+            never touched. Without it, those files end `invalid` too.
+        gif: with fix, a GIF over X's GIF limits becomes an MP4 for tweet_video ("mp4", what
+            X recommends) or is shrunk into them ("gif").
+        max_duration: with fix, a video over the maximum duration stays invalid ("keep") or
+            is cut to it ("trim"): never cut unless asked.
+        repair_dir: where repaired copies are kept, keyed by content and settings, so a rerun
+            reuses them (default: your cache folder).
+        repair_workers: worker processes re-encoding at once (default: one per core but one).
     """
 
     target: TargetName | None = None
@@ -109,6 +126,12 @@ class UploadOptions:
     journal: JournalSetting = None
     force: bool = False
     content_hash: bool = False
+    limits: Limits | None = None
+    fix: bool = False
+    gif: GifRepair = "mp4"
+    max_duration: DurationRepair = "keep"
+    repair_dir: str | os.PathLike[str] | None = None
+    repair_workers: int | None = None
 
     def __post_init__(self) -> None:
         _check(self)
@@ -138,6 +161,12 @@ class UploadKwargs(TypedDict, total=False):
     journal: JournalSetting
     force: bool
     content_hash: bool
+    limits: Limits | None
+    fix: bool
+    gif: GifRepair
+    max_duration: DurationRepair
+    repair_dir: str | os.PathLike[str] | None
+    repair_workers: int | None
 
 
 OPTION_NAMES = frozenset(field.name for field in dataclasses.fields(UploadOptions))
@@ -224,3 +253,14 @@ def _check(o: UploadOptions) -> None:
         raise ConfigurationError("journal must be a path, True or False, not an empty string")
     _flag("force", o.force)
     _flag("content_hash", o.content_hash)
+    if o.limits is not None:
+        instance_of("limits", o.limits, Limits, "a mediakit.Limits or None")
+    _flag("fix", o.fix)
+    one_of("gif", o.gif, ("mp4", "gif"))
+    one_of("max_duration", o.max_duration, ("keep", "trim"))
+    if o.repair_dir is not None:
+        instance_of("repair_dir", o.repair_dir, (str, os.PathLike), "a folder path or None")
+        if isinstance(o.repair_dir, str) and not o.repair_dir.strip():
+            raise ConfigurationError("repair_dir must be a folder path or None, not ''")
+    if o.repair_workers is not None:
+        whole_number("repair_workers", o.repair_workers, minimum=1)

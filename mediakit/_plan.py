@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._check import whole_number
-from ._limits import X_USER_RATE_LIMITS
-from ._media import DEFAULT_CHUNK, FileCheck, discover
+from ._limits import X_USER_RATE_LIMITS, Limits
+from ._media import DEFAULT_CHUNK, FileCheck
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,6 +44,7 @@ class UploadPlan:
     budgets: Mapping[str, int]
     alt_texts: int
     estimate: BatchEstimate | None = None
+    fixable: tuple[bool, ...] = ()  # per check: preflight refuses it, and fix=True repairs it
 
     @property
     def estimated_s(self) -> float | None:
@@ -54,6 +55,7 @@ class UploadPlan:
     def files(self) -> pd.DataFrame:
         import pandas as pd
 
+        fixable = self.fixable or (False,) * len(self.checks)
         rows = [
             {
                 "path": str(c.path),
@@ -64,8 +66,9 @@ class UploadPlan:
                 "segments": c.segments,
                 "ok": c.ok,
                 "problem": c.problem,
+                "fixable": fix,
             }
-            for c in self.checks
+            for c, fix in zip(self.checks, fixable, strict=True)
         ]
         frame = pd.DataFrame(
             rows,
@@ -78,6 +81,7 @@ class UploadPlan:
                 "segments",
                 "ok",
                 "problem",
+                "fixable",
             ],
         )
         return frame.astype(
@@ -90,6 +94,7 @@ class UploadPlan:
                 "segments": "Int32",
                 "ok": "boolean",
                 "problem": "string",
+                "fixable": "boolean",
             }
         )
 
@@ -188,6 +193,7 @@ def plan(
     | bool
     | None = None,
     target: str = "emulator",
+    limits: Limits | None = None,
 ) -> UploadPlan:
     """What uploading `files` will ask of X before anything is sent, and how long it should
     take (`estimated_s`).
@@ -207,6 +213,7 @@ def plan(
             items frame; False uses the documented defaults.
         target: only history uploaded to this target counts ("emulator", "x" or a base URL,
             as `result.target` says).
+        limits: the `Limits` preflight judges by, as the upload functions' `limits=`.
 
     Returns:
         An `UploadPlan`: requests per endpoint, the windows they need, one row per file, and
@@ -216,17 +223,24 @@ def plan(
         MediaError: a folder that cannot be read.
         ConfigurationError: a bad argument (named).
     """
+    from ._fix import decide, preflight_folder, preflight_rows
+    from ._inputs import checked_path, rows_of
+
     whole_number("chunk_size", chunk_size, minimum=1)
-    checks: list[FileCheck]
     alt_texts = 0
     durations: dict[str, float] = {}
+    # The batch's own preflight: what it would refuse, plan counts as not uploaded.
     if isinstance(files, str | os.PathLike) and Path(files).is_dir():
-        checks = discover(
-            files, pattern, recursive, category=category, chunk_size=chunk_size, dm=dm
+        judged = preflight_folder(
+            files,
+            pattern,
+            recursive,
+            category=category,
+            chunk_size=chunk_size,
+            dm=dm,
+            limits=limits,
         )
     else:
-        from ._inputs import checked_path, inspect_rows, rows_of
-
         rows = rows_of(files)
         alt_texts = sum(1 for row in rows if row.get("alt_text"))
         durations = {
@@ -234,12 +248,20 @@ def plan(
             for row in rows
             if row.get("duration_s") is not None and checked_path(row.get("path"))[0]
         }
-        checks = [
-            check
-            if check is not None
-            else FileCheck(Path(str(row.get("path"))), problem=checked_path(row.get("path"))[1])
-            for check, row in inspect_rows(rows, category=category, chunk_size=chunk_size, dm=dm)
-        ]
+        judged = preflight_rows(
+            rows, category=category, chunk_size=chunk_size, dm=dm, limits=limits
+        )
+    decided, _ = decide(judged, fix=False)
+    checks = [
+        check
+        if check is not None
+        else FileCheck(Path(str(row.get("path"))), problem=checked_path(row.get("path"))[1])
+        for check, row in decided
+    ]
+    for verdict, _row in judged:  # the probed duration, where the input gave none
+        if verdict is not None and verdict.info is not None and verdict.info.duration_s:
+            durations.setdefault(str(verdict.path), verdict.info.duration_s)
+    fixable = tuple(verdict is not None and verdict.fixable for verdict, _row in judged)
     from ._forecast import PlannedFile, estimate_batch, load_history  # numpy: only when used
 
     good = [c for c in checks if c.ok]
@@ -253,16 +275,15 @@ def plan(
         "STATUS": math.ceil(processed * polls),
         "METADATA": alt_texts,
     }
-    result = UploadPlan(tuple(checks), requests, dict(budgets or X_USER_RATE_LIMITS), alt_texts)
+    result = UploadPlan(
+        tuple(checks),
+        requests,
+        dict(budgets or X_USER_RATE_LIMITS),
+        alt_texts,
+        fixable=fixable,
+    )
     planned = [
-        PlannedFile(
-            c.size or 0,
-            c.category,
-            c.kind,
-            # preflight's probed duration when the check carries one, else the input's column
-            getattr(c, "duration_s", None) or durations.get(str(c.path)),
-        )
-        for c in good
+        PlannedFile(c.size or 0, c.category, c.kind, durations.get(str(c.path))) for c in good
     ]
     estimate = estimate_batch(
         planned, known, concurrency=concurrency, rate_limit_floor_s=result.min_duration_s

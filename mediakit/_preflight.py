@@ -20,12 +20,19 @@ from ._detect import MediaInfo
 from ._errors import ConfigurationError
 from ._judge import Problem, RepairOptions, _dims, _num, judge
 from ._limits import Limits
-from ._media import FileCheck, format_size, inspect_with_info, walk
+from ._media import DEFAULT_CHUNK, FileCheck, format_size, inspect_with_info, walk
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Verdict", "check_file", "check_files", "format_preflight", "preflight"]
+__all__ = [
+    "Verdict",
+    "check_file",
+    "check_files",
+    "format_preflight",
+    "preflight",
+    "verdict_of",
+]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,17 +87,22 @@ def check_file(
     limits: Limits | None = None,
     dm: bool = False,
     options: RepairOptions | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
 ) -> Verdict:
-    """Preflight one file: inspect it, measure its headers, judge it. Never raises for a bad
-    file (every reason is a problem); ConfigurationError for bad arguments."""
+    """Preflight one file: inspect it (with the APPEND plan for `chunk_size`), measure its
+    headers, judge it. Never raises for a bad file (every reason is a problem);
+    ConfigurationError for bad arguments."""
     limits = limits or Limits()
-    check, info = inspect_with_info(path, category=category, limits=limits, dm=dm)
-    return _verdict(check, info, limits, options)
+    check, info = inspect_with_info(
+        path, category=category, limits=limits, dm=dm, chunk_size=chunk_size
+    )
+    return verdict_of(check, info, limits, options)
 
 
-def _verdict(
+def verdict_of(
     check: FileCheck, info: MediaInfo | None, limits: Limits, options: RepairOptions | None
 ) -> Verdict:
+    """The verdict on a file already inspected (`info` None: it could not be measured)."""
     if info is None or check.category is None:
         problem = check.problem or "cannot be measured"
         return Verdict(check, info, (Problem("upload", problem, _hint_for(problem), False),))
@@ -132,6 +144,7 @@ def check_files(
     pattern: str = "*",
     recursive: bool = True,
     workers: int = 4,
+    chunk_size: int = DEFAULT_CHUNK,
 ) -> list[Verdict]:
     """`check_file` for a folder (walked as `discover` does), paths, or a DataFrame with a
     `path` column (and optionally `category`), in input order (a folder's: by path).
@@ -148,8 +161,10 @@ def check_files(
     def one(job: tuple[str | os.PathLike[str] | FileCheck, str]) -> Verdict:
         entry, chosen = job
         if isinstance(entry, FileCheck):
-            return _verdict(entry, None, limits, options)
-        return check_file(entry, category=chosen, limits=limits, dm=dm, options=options)
+            return verdict_of(entry, None, limits, options)
+        return check_file(
+            entry, category=chosen, limits=limits, dm=dm, options=options, chunk_size=chunk_size
+        )
 
     if workers <= 1 or len(jobs) <= 1:
         return [one(job) for job in jobs]

@@ -33,10 +33,19 @@ PROCESSING_STATES = ("pending", "in_progress", "succeeded", "failed")
 PROCESSING_DONE = frozenset({"succeeded", "failed"})
 """The `processing_info.state` values after which X's processing is over."""
 FileState = Literal[
-    "queued", "uploading", "processing", "succeeded", "failed", "invalid", "skipped", "cancelled"
+    "queued",
+    "repairing",
+    "uploading",
+    "processing",
+    "succeeded",
+    "failed",
+    "invalid",
+    "skipped",
+    "cancelled",
 ]
 FILE_STATES: tuple[FileState, ...] = (
     "queued",
+    "repairing",  # fix=True: re-encoded in a worker process before it is queued to upload
     "uploading",
     "processing",
     "succeeded",
@@ -136,6 +145,12 @@ class FileRecord:
     status_polls: int = 0
     alt_text: str | None = None
     sha256: str | None = None  # only with content_hash=True: then the identity for resume
+    # fix=True: the original's size (the identity for resume, with path and mtime) beside what
+    # was uploaded (`bytes`, `repaired_path`); `repair` says what was done, in words.
+    source_bytes: int | None = None
+    repaired: bool = False
+    repair: str | None = None
+    repaired_path: str | None = None
     user_columns: dict[str, Any] = field(default_factory=dict)
 
     @property

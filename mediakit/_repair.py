@@ -10,8 +10,9 @@ passes. A rerun finds the copy in the cache and reuses it (state "reused").
 CPU-bound), each file submitted on its own and handed back as it finishes: `submit` gives a
 `concurrent.futures.Future`, `repair` awaits one in asyncio, `as_completed` / `as_completed_async`
 yield results in the order they finish. Workers are spawned, not forked: safe beside the
-threads of a notebook kernel, an event loop or an emulator. `repair()` is the public one-call
-form: a DataFrame, one row per file, in input order.
+threads of a notebook kernel, an event loop or an emulator; they never import the caller's
+`__main__` (so a script needs no ``if __name__ == "__main__":`` guard). `repair()` is the
+public one-call form: a DataFrame, one row per file, in input order.
 
 Cache layout: ``<out>/<sha256 of the content, 16 hex>-<settings digest, 12 hex>/<name>`` and a
 ``repair.json`` beside it, written last (its presence means the copy is complete).
@@ -27,8 +28,11 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import time
+import types
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -254,7 +258,9 @@ def _write_copy(
     assert info is not None and category is not None
     stem = verdict.path.stem or "media"
     slot.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{slot.name}-", dir=slot.parent))
+    # The worker's pid in the name: a worker ended mid-encode (a cancelled batch) cannot clean
+    # up after itself, so the pool removes what that pid left (`RepairPool.terminate`).
+    work = Path(tempfile.mkdtemp(prefix=f".{slot.name}-{os.getpid()}-", dir=slot.parent))
     try:
         kind = Limits.kind_of(category)
         if kind == "video":
@@ -286,6 +292,41 @@ def _write_copy(
 # The pool
 
 
+class _WorkerProcess(multiprocessing.context.SpawnProcess):
+    """A spawned worker that does not import the parent's `__main__`.
+
+    A spawned child normally runs the parent's main script again (as `__mp_main__`), so that
+    functions defined there unpickle: a script without an ``if __name__ == "__main__":`` guard
+    would start its upload again in every worker, and one read from stdin cannot be found.
+    Workers only run mediakit's own functions, so the child is told there is no main module:
+    `sys.modules["__main__"]` is a blank module while the spawn's preparation data is taken
+    (synchronously, in `start`), then put back.
+    """
+
+    def start(self) -> None:
+        main = sys.modules.get("__main__")
+        blank = types.ModuleType("__main__")
+        sys.modules["__main__"] = blank
+        try:
+            super().start()
+        finally:
+            if sys.modules.get("__main__") is blank:
+                if main is None:
+                    del sys.modules["__main__"]
+                else:
+                    sys.modules["__main__"] = main
+
+
+class _WorkerContext(multiprocessing.context.SpawnContext):
+    Process = _WorkerProcess
+
+
+def _ignore_interrupts() -> None:
+    """In each worker: Ctrl-C is the parent's to handle (it ends the workers); a terminal sends
+    SIGINT to the whole process group, which would print a traceback per worker."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def default_workers() -> int:
     """One worker per core but one (at least one): the upload's event loop keeps a core."""
     return max(1, min(4, (os.cpu_count() or 2) - 1))
@@ -312,14 +353,18 @@ class RepairPool:
         count = default_workers() if workers is None else workers
         if count < 1:
             raise ConfigurationError(f"workers must be at least 1, not {count}")
+        self.workers = count
         self.out = Path(out) if out is not None else default_repair_dir()
         self.category = category
         self.dm = dm
         self.options = options or RepairOptions()
         self.limits = limits or Limits()
         self._executor = concurrent.futures.ProcessPoolExecutor(
-            max_workers=count, mp_context=multiprocessing.get_context("spawn")
+            max_workers=count,
+            mp_context=_WorkerContext(),
+            initializer=_ignore_interrupts,
         )
+        self._closed = False
 
     def submit(
         self, source: str | os.PathLike[str] | Verdict, *, category: str | None = None
@@ -358,8 +403,47 @@ class RepairPool:
             yield await next_done
 
     def close(self, *, cancel: bool = False) -> None:
-        """Stop the workers; with cancel=True, files not yet started are dropped."""
-        self._executor.shutdown(wait=True, cancel_futures=cancel)
+        """Stop the workers: wait for the files in progress, or with cancel=True stop at once
+        (`terminate`). Either way no worker process is left when this returns."""
+        if cancel:
+            self.terminate()
+            return
+        self._closed = True
+        self._executor.shutdown(wait=True)
+
+    def terminate(self) -> None:
+        """Stop now: files not started are dropped, workers are ended mid-encode (SIGTERM,
+        then SIGKILL for one that does not go within 5 s) and their unfinished copies removed.
+        Every worker process has exited when this returns."""
+        # ProcessPoolExecutor stops its workers only between files; Python 3.14 added
+        # terminate_workers() for this (docs.python.org/3.14/library/concurrent.futures.html).
+        # Before it, the worker processes are reached through `_processes`, as it does.
+        executor = self._executor
+        processes = list((getattr(executor, "_processes", None) or {}).values())
+        if not self._closed:
+            self._closed = True
+            executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(5)
+            if process.is_alive():
+                process.kill()
+                process.join()
+            if process.pid is not None:
+                self._remove_unfinished(process.pid)
+
+    def _remove_unfinished(self, pid: int) -> None:
+        """The temporary folders a killed worker was writing: `.<slot>-<pid>-<random>`."""
+        try:
+            entries = list(self.out.iterdir())
+        except OSError:
+            return
+        for entry in entries:
+            parts = entry.name.split("-")
+            if entry.name.startswith(".") and len(parts) >= 4 and parts[2] == str(pid):
+                shutil.rmtree(entry, ignore_errors=True)
 
     def __enter__(self) -> RepairPool:
         return self

@@ -23,10 +23,14 @@ __all__ = ["UploadJob", "UploadResult", "summary_line"]
 
 
 def summary_line(records: Sequence[FileRecord], target: str, elapsed_s: float | None) -> str:
-    """`37 uploaded to the emulator, 1 failed (see result.failures) in 41.2 s`."""
+    """`37 uploaded to the emulator, 3 repaired, 1 failed (see result.failures) in 41.2 s`
+    (repaired: sent as a copy repaired in this batch, with fix=True)."""
     counts: Counter[str] = Counter(record.state for record in records)
     where = "the emulator" if target == "emulator" else ("X" if target == "x" else target)
     parts = [f"{counts['succeeded']} uploaded to {where}"]
+    repaired = sum(1 for record in records if record.repaired and record.state != "skipped")
+    if repaired:
+        parts.append(f"{repaired} repaired")
     if counts["skipped"]:
         parts.append(f"{counts['skipped']} already there (skipped)")
     bad = counts["failed"] + counts["invalid"]

@@ -3,14 +3,19 @@
 A file that succeeded and is still valid is `skipped` with its earlier media id; one X was
 processing is polled again; an unfinished upload session continues from the segments X
 acknowledged; the rest start over. A file is the same by path, size and modification time (or
-content hash), on the same target (`Target.key`) and account.
+content hash), on the same target (`Target.key`) and account. With fix=True the identity is
+the original's (`source_bytes`), whatever was uploaded for it: a file uploaded as a repaired
+copy is recognised, and neither repaired nor uploaded again.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from ._batch import BatchInput, Resume
-from ._journal import Journal
-from ._records import OK_STATES
+from ._inputs import sendable
+from ._journal import Journal, PriorUpload
+from ._records import OK_STATES, FileRecord
 from ._target import Target
 
 __all__ = ["RESUME_MARGIN_S", "plan_resume"]
@@ -26,11 +31,11 @@ def plan_resume(
         return
     for index, item in enumerate(inputs):
         record = item.record
-        if not item.check.ok or item.same_as is not None:
+        if not sendable(item) or item.same_as is not None:
             continue
         prior = book.prior(
             record.path,
-            record.bytes,
+            record.source_bytes if record.source_bytes is not None else record.bytes,
             record.mtime,
             target_key=target.key,
             account=target.account,
@@ -45,13 +50,36 @@ def plan_resume(
             record.expires_at = prior.expires_at
             record.finished_at = now
             record.error_message = None
+            _uploaded_as(record, prior)
         elif prior.finalized and prior.state in ("processing", "cancelled") and alive:
-            inputs[index] = BatchInput(item.check, record, Resume("poll", prior.media_id))
+            # Only X's processing is left: nothing is read or sent, so nothing is repaired.
+            _uploaded_as(record, prior)
+            inputs[index] = dataclasses.replace(
+                item,
+                check=dataclasses.replace(item.check, problem=None),
+                resume=Resume("poll", prior.media_id),
+                repair=False,
+            )
         elif (
             not prior.finalized
             and prior.state in ("uploading", "cancelled")
             and (prior.session_expires_at or 0) > now + RESUME_MARGIN_S
+            and (item.repair or not prior.repaired)  # never the original's bytes after a copy's
         ):
-            inputs[index] = BatchInput(
-                item.check, record, Resume("append", prior.media_id, prior.acknowledged)
+            resume = Resume(
+                "append",
+                prior.media_id,
+                prior.acknowledged,
+                repaired_path=prior.repaired_path,
+                size=prior.bytes,
             )
+            inputs[index] = dataclasses.replace(item, resume=resume)
+
+
+def _uploaded_as(record: FileRecord, prior: PriorUpload) -> None:
+    """What the earlier batch uploaded for this file, when it was a repaired copy."""
+    if not prior.repaired:
+        return
+    record.repaired, record.repair, record.repaired_path = True, prior.repair, prior.repaired_path
+    record.bytes, record.segments = prior.bytes, prior.segments
+    record.media_type, record.media_category = prior.media_type, prior.media_category

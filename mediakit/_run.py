@@ -2,6 +2,8 @@
 
 The API layer's engine room. The target is resolved here, once, and handed to the client;
 the journal and the progress view listen to the batch; nothing below knows about either.
+Every file arrives judged by preflight (`_fix`): what cannot pass is never sent, and with
+fix=True the repair stage runs beside the uploads.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from pathlib import Path
 from ._batch import Batch, new_batch_id
 from ._client import MediaClient
 from ._errors import ConfigurationError, TransportError
-from ._inputs import Row, hash_files, make_inputs
+from ._fix import Judged, RepairStage, decide, repair_options, to_repair_verdicts
+from ._inputs import hash_files, make_inputs
 from ._journal import Journal, default_journal_path
-from ._media import FileCheck
 from ._options import PROGRESS_MODES, UploadOptions
 from ._records import Event, FileRecord
 from ._result import UploadResult
@@ -76,12 +78,12 @@ def _open_journal(journal: str | os.PathLike[str] | bool | None) -> Journal | No
 
 
 async def run_batch(
-    checks: list[tuple[FileCheck | None, Row]],
+    judged: Judged,
     options: UploadOptions,
     *,
     on_batch: OnBatch | None = None,
 ) -> UploadResult:
-    """Upload the inspected `checks` as `options` say; the batch's `UploadResult`.
+    """Upload the `judged` files as `options` say; the batch's `UploadResult`.
 
     Raises:
         TransportError: the server could not be reached at all (`error.result` holds what the
@@ -112,7 +114,8 @@ async def run_batch(
     try:
         view = make_view(o.progress)
         batch_id = new_batch_id()
-        inputs = make_inputs(checks, batch_id, target.label, o.api)
+        checks, to_repair = decide(judged, fix=o.fix)
+        inputs = make_inputs(checks, batch_id, target.label, o.api, repair=to_repair)
         book = _open_journal(o.journal)
     except BaseException:
         await client.aclose()
@@ -143,6 +146,20 @@ async def run_batch(
             book.write_event(event)
         view.changed()
 
+    stage = (
+        RepairStage(
+            to_repair_verdicts(judged, to_repair),
+            options=repair_options(o.gif, o.max_duration),
+            limits=o.limits,
+            out=o.repair_dir,
+            workers=o.repair_workers,
+            dm=o.dm,
+            chunk_size=o.chunk_size,
+            on_change=changed,
+        )
+        if any(item.repair for item in inputs)
+        else None
+    )
     batch = Batch(
         client,
         inputs,
@@ -151,6 +168,7 @@ async def run_batch(
         status_deadline_s=o.status_deadline_s,
         on_change=changed,
         on_event=event_seen,
+        prepare=stage,
     )
 
     def result() -> UploadResult:
@@ -189,6 +207,8 @@ async def run_batch(
         error.result = result()
         raise
     finally:
+        if stage is not None:
+            stage.close()  # no worker process outlives the batch, cancelled or not
         refresher.cancel()
         await asyncio.gather(refresher, return_exceptions=True)
         await client.aclose()

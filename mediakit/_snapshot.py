@@ -164,6 +164,7 @@ class Snapshot:
     failures_total: int
     budget: Sequence[BudgetLine] = field(default_factory=tuple)
     finished: bool = False
+    repaired: int = 0  # files uploaded (or to be) as a repaired copy made in this batch
 
     @property
     def ok(self) -> bool:
@@ -204,10 +205,14 @@ class Snapshot:
         bytes_total = bytes_done = bytes_left = 0
         uploading: list[FileRecord] = []
         processing: list[FileRecord] = []
+        repairing: list[FileRecord] = []
         failed: list[FileRecord] = []
+        repaired = 0
         for record in records:
             state = record.state
             counts[state] += 1
+            if record.repaired and state != "skipped":
+                repaired += 1
             size = record.bytes or 0
             if state not in ("invalid", "skipped"):
                 bytes_total += size
@@ -218,6 +223,8 @@ class Snapshot:
                 uploading.append(record)
             elif state == "processing":
                 processing.append(record)
+            elif state == "repairing":
+                repairing.append(record)
             elif state in FAILED_STATES:
                 failed.append(record)
         files_done = sum(counts[s] for s in FINAL_STATES)
@@ -238,7 +245,7 @@ class Snapshot:
         uploading.sort(key=lambda r: (r.started_at or 0.0, r.file_id))
         processing.sort(key=lambda r: (r.uploaded_at or 0.0, r.file_id))
         failed.sort(key=lambda r: (r.finished_at or 0.0, r.file_id))
-        active = (uploading + processing)[:max_in_flight]
+        active = (uploading + repairing + processing)[:max_in_flight]
         return cls(
             target=result.target,
             files_total=len(records),
@@ -250,11 +257,12 @@ class Snapshot:
             bytes_per_s=bytes_per_s,
             eta_s=0.0 if finished else eta,
             in_flight=[_in_flight(r) for r in active],
-            in_flight_total=len(uploading) + len(processing),
+            in_flight_total=len(uploading) + len(repairing) + len(processing),
             failures=[_failure(r) for r in failed[:max_failures]],
             failures_total=len(failed),
             budget=_budget_lines(budget or {}),
             finished=finished,
+            repaired=repaired,
         )
 
     # text
@@ -289,8 +297,14 @@ class Snapshot:
             parts.append(f"{format_bytes(self.bytes_per_s)}/s")
         if self.eta_s is not None:
             parts.append(f"ETA {format_elapsed(self.eta_s)}")
-        busy = {s: self.counts[s] for s in ("uploading", "processing") if self.counts.get(s)}
+        busy = {
+            s: self.counts[s]
+            for s in ("repairing", "uploading", "processing")
+            if self.counts.get(s)
+        }
         parts += [f"{state} {n:,}" for state, n in busy.items()]
+        if self.repaired:
+            parts.append(f"repaired {self.repaired:,}")
         bad = self.counts.get("failed", 0) + self.counts.get("invalid", 0)
         if bad:
             parts.append(f"failed {bad:,}")

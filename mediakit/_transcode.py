@@ -6,8 +6,8 @@ Only what fails is redone: a video stream that passes every video limit is copie
 packet when only the audio must change (and the other way round); nothing here touches the
 source file. Targets, from the limits table:
 
-- video: H.264 High, yuv420p, at most `video_max_fps` (a faster source is decimated by the
-  smallest whole factor, so 120 fps → 60 and 62.5 → 31.25, keeping motion even), scaled into
+- video: H.264 High, yuv420p, at most `video_max_fps` (a faster source is brought to the limit,
+  62.5 fps → 60, or to a whole fraction of its rate just under it, 119.88 → 59.94), scaled into
   the long × short side box keeping the aspect (even dimensions, at least `video_min_side`),
   padded into the aspect range, AAC-LC stereo; cut at the maximum duration only when asked;
   a clip under the minimum holds its last frame;
@@ -112,13 +112,20 @@ def _filters(geometry: Geometry, fps: Fraction | None) -> list[tuple[str, str]]:
     return chain
 
 
+EVEN_CADENCE_WITHIN: Final = Fraction(9, 10)  # of the limit: 119.88 → 59.94, not 60
+
+
 def _target_fps(fps: float | None, limits: Limits) -> Fraction | None:
-    """The decimated rate for a source over the limit, or None to keep the source's timing."""
+    """The rate for a source over the limit (None: keep the source's timing): the limit
+    (62.5 → 60, 100 → 60; the `fps` filter drops frames evenly), or a whole fraction of the
+    source's rate within 10 % under it, for an even cadence (120 → 60, 119.88 → 59.94).
+    Halving 62.5 to 31.25 would lose half the motion to avoid dropping one frame in 25."""
     if fps is None or round(fps, 2) <= limits.video_max_fps:
         return None
     source = Fraction(fps).limit_denominator(1001)
-    factor = math.ceil(source / Fraction(limits.video_max_fps).limit_denominator(1001))
-    return source / factor
+    limit = Fraction(limits.video_max_fps).limit_denominator(1001)
+    whole = source / math.ceil(source / limit)
+    return whole if whole >= limit * EVEN_CADENCE_WITHIN else limit
 
 
 class _VideoGraph:

@@ -215,7 +215,7 @@ class WidgetView(NullView):
             )
             self.sections = {
                 "rate": f'<div style="{MUTED}">{escape(s.rate_text())}</div>',
-                "counts": f"<div>{counts_html(s.counts)}</div>",
+                "counts": f"<div>{counts_html(s.counts, s.repaired)}</div>",
                 "budget": budget_html(s.budget),
                 "in_flight": in_flight_html(s.in_flight, s.in_flight_total),
                 "failures": failures_html(s.failures, s.failures_total),

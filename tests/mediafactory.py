@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = [
+    "FIXABLE",
     "VIDEO_ENCODERS",
     "copy_truncated",
     "make_big_file",
@@ -33,6 +34,8 @@ __all__ = [
     "make_mov",
     "make_mp4",
     "make_noise",
+    "make_noise_jpeg",
+    "make_noise_png",
     "make_png",
     "make_srt",
     "make_tiff",
@@ -548,3 +551,54 @@ def copy_truncated(src: Path, dst: Path, size: int) -> Path:
     data = src.read_bytes()
     dst.write_bytes(data[:size])
     return dst
+
+
+# ---------------------------------------------------------------------------------------------
+# What X refuses for reasons repair fixes
+
+
+def make_noise_png(path: Path, width: int, height: int, alpha: bool = False) -> Path:
+    """A PNG of random pixels (incompressible: 2000×1500 is about 9 MB)."""
+    import numpy as np
+
+    channels = 4 if alpha else 3
+    pixels = np.random.default_rng(5).integers(0, 255, (height, width, channels), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def make_noise_jpeg(path: Path, width: int, height: int) -> Path:
+    import numpy as np
+
+    pixels = np.random.default_rng(6).integers(0, 255, (height, width, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path, quality=90)
+    return path
+
+
+FIXABLE: dict[str, Callable[[Path], Path]] = {
+    "fps120.mp4": lambda p: make_video(p, fps=120, width=320, height=240, audio="aac"),
+    "fps62_5.mp4": lambda p: make_video(p, fps=62.5),
+    "hevc.mp4": lambda p: make_video(p, codec="libx265", width=320, height=240),
+    "vp9.webm": lambda p: make_video(
+        p, container="webm", codec="libvpx-vp9", audio="libopus", channels=2
+    ),
+    "yuv422.mp4": lambda p: make_video(p, pix_fmt="yuv422p"),
+    "yuv444.mov": lambda p: make_video(p, container="mov", pix_fmt="yuv444p"),
+    "surround.mp4": lambda p: make_video(p, audio="aac", channels=6),
+    "opus.mp4": lambda p: make_video(p, audio="libopus", channels=2),
+    "mp3.mp4": lambda p: make_video(p, audio="libmp3lame", channels=2),
+    "fullhd.mp4": lambda p: make_video(p, width=1920, height=1080, seconds=0.6),
+    "tiny.mp4": lambda p: make_video(p, width=16, height=16),
+    "tall.mp4": lambda p: make_video(p, width=64, height=320),
+    "wide.mp4": lambda p: make_video(p, width=320, height=64),
+    "short.mp4": lambda p: make_video(p, seconds=0.2),
+    "surround.ts": lambda p: make_video(p, container="mpegts", audio="aac", channels=6),
+    "wide.gif": lambda p: make_gif(p, 1400, 60, frames=3),
+    "many_frames.gif": lambda p: make_gif_tiles(p, 64, 64, 351, frame_ms=40),
+    "noise.png": lambda p: make_noise_png(p, 2000, 1500),
+    "alpha.png": lambda p: make_noise_png(p, 1300, 1300, alpha=True),
+    "wide.jpg": lambda p: make_noise_jpeg(p, 9000, 120),
+}
+"""Twenty files X refuses, each for a reason repair fixes with the default options (frame
+rate, codec, profile, pixel format, audio, dimensions, aspect, duration under 0.5 s,
+container, GIF screen and frames, image size and sides)."""

@@ -66,6 +66,12 @@ def quiet(**extra: Any) -> dict[str, Any]:
         ("base_url", "127.0.0.1:8765", mk.ConfigurationError, "must start with http"),
         ("force", "yes", mk.ConfigurationTypeError, "force must be True or False"),
         ("on_event", "print", mk.ConfigurationTypeError, "on_event must be a function"),
+        ("fix", "yes", mk.ConfigurationTypeError, "fix must be True or False"),
+        ("gif", "webp", mk.ConfigurationError, "gif must be one of 'mp4', 'gif', not 'webp'"),
+        ("max_duration", "cut", mk.ConfigurationError, "max_duration must be one of 'keep'"),
+        ("repair_workers", 0, mk.ConfigurationError, "repair_workers must be a whole number"),
+        ("repair_dir", 5, mk.ConfigurationTypeError, "repair_dir must be a folder path"),
+        ("limits", {"max_bytes": 1}, mk.ConfigurationTypeError, "limits must be a mediakit.Limits"),
     ],
 )
 def test_a_bad_option_is_refused_by_name_before_anything_happens(

@@ -289,7 +289,9 @@ def test_plan_estimates_from_defaults_then_from_journal_history(
     assert "holds no batch yet" in empty.estimate.assumptions[0]
     assert empty.estimated_s == plan.estimated_s
     video_s = DEFAULT_UPLOAD.seconds(3 * MiB)
-    expected = video_s + 5.0 + 1.0 * 3 + DEFAULT_POLLING_S  # duration unknown: bytes only
+    # the duration plan's preflight probed (the 1 s clip the file starts with) feeds the model
+    (base, per_mib, per_video_s), _bytes_only = DEFAULT_CONSTANTS["tweet_video"]
+    expected = video_s + base + per_mib * 3 + per_video_s * 1.0 + DEFAULT_POLLING_S
     assert plan.estimated_s == pytest.approx(expected, rel=1e-3)
     assert "about" in plan.summary()
 

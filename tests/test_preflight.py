@@ -89,11 +89,13 @@ def test_the_frame(folder: Path) -> None:
     assert bool(clip["ok"]) and clip["problems"] == [] and not bool(clip["fixable"])
     fast = rows.loc["fast.mp4"]
     assert fast["problems"] == ["62.5 fps is over the 60 fps limit for tweet_video"]
-    assert fast["hints"] == ["re-encode at 60 fps or less (mk.repair fixes it)"]
+    assert fast["hints"] == ["re-encode at 60 fps or less (fix=True or mk.repair fixes it)"]
     assert bool(fast["fixable"]) and not bool(fast["ok"])
     long_clip = rows.loc["long.mp4"]
     assert not bool(long_clip["fixable"])
-    assert long_clip["hints"] == ['trim it to 140 s (mk.repair(..., max_duration="trim"))']
+    assert long_clip["hints"] == [
+        'trim it to 140 s (max_duration="trim" with fix=True or mk.repair)'
+    ]
     gif = rows.loc["anim.gif"]
     assert (gif["category"], gif["frames"], gif["media_type"]) == ("tweet_gif", 4, "image/gif")
     notes = rows.loc["notes.txt"]
@@ -104,7 +106,7 @@ def test_the_frame(folder: Path) -> None:
 def test_trim_makes_a_long_video_fixable(folder: Path) -> None:
     frame = mk.preflight([folder / "long.mp4"], max_duration="trim")
     assert frame["fixable"].tolist() == [True]
-    assert frame["hints"][0] == ["trim it to 140 s (mk.repair fixes it)"]
+    assert frame["hints"][0] == ["trim it to 140 s (fix=True or mk.repair fixes it)"]
 
 
 def test_inputs_paths_and_dataframes(folder: Path) -> None:
@@ -142,7 +144,7 @@ def test_text_for_the_cli(folder: Path) -> None:
     assert lines[fast].startswith("fix ")
     assert "tweet_video · 64×48" in lines[fast] and "62.5 fps" in lines[fast]
     assert lines[fast + 1] == "      - 62.5 fps is over the 60 fps limit for tweet_video"
-    assert lines[fast + 2] == "      > re-encode at 60 fps or less (mk.repair fixes it)"
+    assert lines[fast + 2] == "      > re-encode at 60 fps or less (fix=True or mk.repair fixes it)"
     only = format_preflight(frame, only_problems=True)
     assert "photo.jpg" not in only and "fast.mp4" in only
 

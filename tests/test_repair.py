@@ -8,13 +8,12 @@ import hashlib
 import multiprocessing
 import os
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
 
 import mediakit as mk
 from mediakit import ScaledClock
@@ -26,44 +25,9 @@ from mediakit._repair import RepairPool, repair_file
 from . import mediafactory as mf
 from .emuhelp import initialize, upload_bytes, wait_processed
 
-
-def noise_png(path: Path, width: int, height: int, alpha: bool = False) -> Path:
-    channels = 4 if alpha else 3
-    pixels = np.random.default_rng(5).integers(0, 255, (height, width, channels), dtype=np.uint8)
-    Image.fromarray(pixels).save(path)
-    return path
-
-
-def noise_jpeg(path: Path, width: int, height: int) -> Path:
-    pixels = np.random.default_rng(6).integers(0, 255, (height, width, 3), dtype=np.uint8)
-    Image.fromarray(pixels).save(path, quality=90)
-    return path
-
-
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "fps120.mp4": lambda p: mf.make_video(p, fps=120, width=320, height=240, audio="aac"),
-    "fps62_5.mp4": lambda p: mf.make_video(p, fps=62.5),
-    "hevc.mp4": lambda p: mf.make_video(p, codec="libx265", width=320, height=240),
-    "vp9.webm": lambda p: mf.make_video(
-        p, container="webm", codec="libvpx-vp9", audio="libopus", channels=2
-    ),
-    "yuv422.mp4": lambda p: mf.make_video(p, pix_fmt="yuv422p"),
-    "yuv444.mov": lambda p: mf.make_video(p, container="mov", pix_fmt="yuv444p"),
-    "surround.mp4": lambda p: mf.make_video(p, audio="aac", channels=6),
-    "opus.mp4": lambda p: mf.make_video(p, audio="libopus", channels=2),
-    "mp3.mp4": lambda p: mf.make_video(p, audio="libmp3lame", channels=2),
-    "fullhd.mp4": lambda p: mf.make_video(p, width=1920, height=1080, seconds=0.6),
-    "tiny.mp4": lambda p: mf.make_video(p, width=16, height=16),
-    "tall.mp4": lambda p: mf.make_video(p, width=64, height=320),
-    "wide.mp4": lambda p: mf.make_video(p, width=320, height=64),
-    "short.mp4": lambda p: mf.make_video(p, seconds=0.2),
-    "surround.ts": lambda p: mf.make_video(p, container="mpegts", audio="aac", channels=6),
+    **mf.FIXABLE,
     "long.mp4": lambda p: mf.make_video(p, seconds=150, fps=1, width=32, height=32),
-    "wide.gif": lambda p: mf.make_gif(p, 1400, 60, frames=3),
-    "many_frames.gif": lambda p: mf.make_gif_tiles(p, 64, 64, 351, frame_ms=40),
-    "noise.png": lambda p: noise_png(p, 2000, 1500),
-    "alpha.png": lambda p: noise_png(p, 1300, 1300, alpha=True),
-    "wide.jpg": lambda p: noise_jpeg(p, 9000, 120),
 }
 
 
@@ -111,7 +75,7 @@ def test_what_was_done_in_words(repaired: tuple[pd.DataFrame, Path]) -> None:
     frame, _ = repaired
     words = {Path(p).name: w for p, w in zip(frame["path"], frame["repair"], strict=True)}
     assert words["fps120.mp4"] == "120 fps → 60 fps"
-    assert words["fps62_5.mp4"] == "62.5 fps → 31.25 fps"
+    assert words["fps62_5.mp4"] == "62.5 fps → 60 fps"  # the limit, not half the motion
     assert words["fullhd.mp4"] == "1920×1080 → 1280×720"
     assert words["tiny.mp4"] == "16×16 → 32×32"
     assert words["tall.mp4"] == "padded to 108×320"
@@ -194,6 +158,26 @@ def test_a_rerun_reuses_every_copy(repaired: tuple[pd.DataFrame, Path], fixable:
     assert again["repair"].tolist() == frame["repair"].tolist()
     assert sorted(p.name for p in out.iterdir()) == slots
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == stamps
+
+
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [(62.5, 60.0), (100, 60.0), (120, 60.0), (Fraction(120000, 1001), 59.94), (240, 60.0)],
+    ids=["62.5", "100", "120", "119.88", "240"],
+)
+def test_a_frame_rate_over_the_limit_goes_to_it_or_to_a_whole_fraction_just_under(
+    tmp_path: Path, source: float | Fraction, target: float
+) -> None:
+    """62.5 fps becomes 60 (not 31.25: half the motion lost to drop one frame in 25); an
+    exact fraction of the source within 10 % under the limit keeps an even cadence."""
+    clip = mf.make_video(tmp_path / "fast.mp4", fps=source, seconds=1.0)
+    done = repair_file(clip, tmp_path / "out")
+    assert done.state == "repaired" and done.repaired is not None
+    assert done.repair == f"{float(source):.2f}".rstrip("0").rstrip(".") + f" fps → {target:g} fps"
+    info = probe(done.repaired)
+    assert info is not None and info.fps == pytest.approx(target, abs=0.01)
+    assert info.frames == pytest.approx(target, abs=2)  # one second of it
+    assert check_file(done.repaired).ok
 
 
 def test_other_settings_make_another_copy(fixable: Path, tmp_path: Path) -> None:

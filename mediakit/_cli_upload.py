@@ -31,6 +31,7 @@ examples:
   mediakit upload campaign.csv --target x --journal campaign.sqlite
   mediakit upload campaign/ --base-url http://127.0.0.1:8765 --api v1.1
   mediakit upload results.parquet                    # again: what is still uploaded is skipped
+  mediakit upload campaign/ --fix                    # re-encode what X would refuse, then upload
 
 The input is a folder (every file below it, hidden ones skipped), a CSV or Parquet list of
 files (a `path` column, relative to the list's folder; `alt_text`, `category` and your own
@@ -99,6 +100,24 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     how.add_argument(
         "--force", action="store_true", help="upload everything again, even what is journaled"
     )
+    fix = cmd.add_argument_group("repair (every file is checked against X's limits first)")
+    fix.add_argument(
+        "--fix",
+        action="store_true",
+        help="re-encode what X would refuse and upload the copies (originals are never touched)",
+    )
+    fix.add_argument(
+        "--gif",
+        choices=("mp4", "gif"),
+        default="mp4",
+        help="with --fix, a GIF over X's GIF limits becomes an MP4 (default) or a smaller GIF",
+    )
+    fix.add_argument(
+        "--max-duration",
+        choices=("keep", "trim"),
+        default="keep",
+        help="with --fix, a video over 140 s stays invalid (keep, default) or is cut (trim)",
+    )
     out = cmd.add_argument_group("results")
     out.add_argument(
         "--out",
@@ -131,6 +150,9 @@ def run(args: argparse.Namespace) -> int:
         "api": args.api,
         "concurrency": args.concurrency,
         "force": args.force,
+        "fix": args.fix,
+        "gif": args.gif,
+        "max_duration": args.max_duration,
         "progress": "text",
     }
     if args.journal is not None:

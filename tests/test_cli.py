@@ -27,6 +27,7 @@ from mediakit._cli_common import CATEGORIES
 from mediakit._limits import CATEGORIES as LIMITS_CATEGORIES
 from mediakit.emulator import Emulator, running
 
+from . import mediafactory as mf
 from .mediafactory import make_gif, make_jpeg, make_png
 
 # A safety net against a hung child, never a synchronisation: tests wait for the process.
@@ -452,3 +453,22 @@ def test_an_unreachable_server_is_1_with_one_clear_line(photos: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"cannot reach http://127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_fix_repairs_what_x_would_refuse_and_uploads_the_copies(
+    server: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "fixable"
+    folder.mkdir()
+    for name in ("fps120.mp4", "yuv422.mp4", "wide.jpg"):
+        mf.FIXABLE[name](folder / name)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    refused = mediakit("upload", folder, "--base-url", server, "--journal", tmp_path / "a.sqlite")
+    assert refused.returncode == 3, refused.stdout + refused.stderr
+    assert "fix=True" in refused.stdout  # the reason says what would repair it
+    fixed = mediakit(
+        "upload", folder, "--base-url", server, "--fix", "--journal", tmp_path / "b.sqlite"
+    )
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert "3 uploaded to " in fixed.stdout and "3 repaired" in fixed.stdout
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # originals untouched

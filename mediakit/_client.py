@@ -349,12 +349,16 @@ class MediaClient:
             except ValueError:
                 pass
         if response.status_code == 429:
-            reset = headers.get("x-rate-limit-reset")
-            if reset is not None:
-                try:
-                    return max(1.0, float(reset) - self.clock.now() + 1.0)
-                except ValueError:
-                    pass
+            # Waiting for the reset is right only when a window is spent. A 429 while the
+            # window still has budget is a burst limit: back off briefly and go on (waiting
+            # 15 minutes for a reset there stalled whole batches).
+            for remaining, reset in (
+                ("x-rate-limit-remaining", "x-rate-limit-reset"),
+                ("x-app-limit-24hour-remaining", "x-app-limit-24hour-reset"),
+            ):
+                left, at = _header_number(headers, remaining), _header_number(headers, reset)
+                if left is not None and left <= 0 and at is not None:
+                    return max(1.0, at - self.clock.now() + 1.0)
         return self.retry.backoff(attempt, self._rng)
 
     def _record(self, event: Event, command: str, response: httpx.Response) -> MediaState | None:
@@ -592,3 +596,11 @@ class MediaClient:
         if alt_text:
             await self.set_alt_text(state.media_id, alt_text, ctx=ctx)
         return state
+
+
+def _header_number(headers: httpx.Headers, name: str) -> float | None:
+    value = headers.get(name)
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

@@ -9,6 +9,8 @@
 - A server that never answered (connection refused, unknown host, a refused certificate)
   stops the whole batch at once: every other file would meet the same wall.
 - The same file given twice is uploaded once; the copy ends with the original's outcome.
+- Each file is checked again just before its first request: one gone, changed or unreadable
+  since it was inspected (a folder deleted mid-batch) ends `invalid` without an INIT.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from ._client import MediaClient, RequestContext
 from ._errors import APIError, MediakitError, ProcessingError, TLSError, TransportError
 from ._failures import processing_error
-from ._media import FileCheck
+from ._media import FileCheck, recheck
 from ._protocol import MediaState
 from ._records import OK_STATES, Event, FileRecord
 
@@ -227,6 +229,13 @@ class Batch:
                 self._schedule(record, MediaState(resume.media_id, state="pending"), due_now=True)
                 return
             async with self._slots:
+                # Checked again just before the first request: a file (or its folder) gone
+                # since it was inspected must not cost an INIT, which would be an orphan.
+                problem = await asyncio.to_thread(recheck, check)
+                if problem is not None:
+                    record.error_message = problem
+                    self._finish(record, "invalid")
+                    return
                 record.state = "uploading"
                 record.phase = "INIT"
                 record.started_at = self.client.clock.now()

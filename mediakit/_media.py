@@ -41,6 +41,7 @@ __all__ = [
     "inspect_file",
     "plan_chunks",
     "read_chunk",
+    "recheck",
 ]
 
 KiB: Final = 1024
@@ -503,6 +504,28 @@ def read_chunk(
     finally:
         os.close(fd)
     return b"".join(parts)
+
+
+def recheck(check: FileCheck) -> str | None:
+    """Why the inspected file can no longer be uploaded as planned, or None if it still can.
+
+    Called just before a file's upload starts: a file (or its whole folder) gone, changed or
+    made unreadable since it was inspected is refused before any request is sent for it.
+    """
+    name = os.fspath(check.path)
+    try:
+        fd = os.open(name, _OPEN_FLAGS)
+    except FileNotFoundError:
+        return "no such file (it disappeared after the batch started)"
+    except OSError as exc:
+        return _os_problem(exc)
+    try:
+        _check_unchanged(name, os.fstat(fd), check.size or 0, check.mtime)
+    except MediaError as exc:
+        return exc.reason.replace("while uploading", "since it was inspected")
+    finally:
+        os.close(fd)
+    return None
 
 
 def _check_unchanged(

@@ -69,3 +69,35 @@ async def test_a_429_with_the_window_spent_waits_for_the_reset(
     assert result.counts == {"succeeded": 3}
     inits = [e for e in events if e.command == "INIT" and e.ok]
     assert inits[-1].started_at >= START + 900  # the third INIT waited for the new window
+
+
+# --- a folder deleted mid-batch: each file is checked before its INIT ------------------------
+
+
+async def test_a_folder_deleted_mid_batch_sends_no_init_for_the_files_gone(
+    tmp_path: Path, media_dir: Path
+) -> None:
+    import shutil
+
+    for i in range(20):
+        mf.make_png(media_dir / f"p{i:02}.png", 10 + i, 10)
+    emu = Emulator(clock=ManualClock(START), state=tmp_path / "gone.sqlite")
+
+    def delete_the_folder_after_the_first_file(event: Event) -> None:
+        if event.command == "FINALIZE" and event.ok and media_dir.exists():
+            shutil.rmtree(media_dir)
+
+    with emu:
+        result = await mk.upload_folder_async(
+            media_dir,
+            emulator=emu,
+            concurrency=1,
+            on_event=delete_the_folder_after_the_first_file,
+            **quiet(),
+        )
+        inits = [r for r in emu.requests if r.command == "INIT"]
+    items = result.items
+    assert result.counts == {"succeeded": 1, "invalid": 19}
+    assert len(inits) == 1  # no INIT for a file that was already gone: no orphan sessions
+    gone = items[items["state"] == "invalid"]
+    assert all("no such file" in reason for reason in gone["error_message"]), gone

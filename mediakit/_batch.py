@@ -23,7 +23,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ._client import MediaClient, RequestContext
+from ._client import MediaClient, RequestContext, answer_lost
 from ._errors import APIError, MediakitError, ProcessingError, TLSError, TransportError
 from ._failures import processing_error
 from ._media import FileCheck, recheck
@@ -105,6 +105,10 @@ class Batch:
                 record.retries += 1
             if event.command == "STATUS":
                 record.status_polls += 1
+            if event.command == "INIT" and answer_lost(event):
+                # X may have opened a session whose id never reached us: nobody will finish
+                # it (it expires unused). Counted, so the result can say so.
+                record.orphan_sessions += 1
         if self._on_event is not None:
             self._on_event(event)
 
@@ -123,7 +127,8 @@ class Batch:
         record.finished_at = self.client.clock.now()
         if error is not None:
             record.error_message = _message(error)
-            if _not_found(error) and record.media_id:
+            lost = isinstance(error, APIError) and error.after_lost_answer
+            if _not_found(error) and record.media_id and not lost:
                 record.error_message = (
                     f"X no longer knows media id {record.media_id} (expired or removed): "
                     f"{record.error_message}"

@@ -30,9 +30,11 @@ from ._clock import Clock, SystemClock
 from ._credentials import Credentials
 from ._errors import (
     APIError,
+    AuthError,
     ConfigurationTypeError,
     MediaError,
     ProcessingError,
+    RateLimitError,
     TLSError,
     TransportError,
     request_id_of,
@@ -49,7 +51,7 @@ if TYPE_CHECKING:
     from ._target import Target
     from .emulator import Emulator
 
-__all__ = ["MediaClient", "RequestContext"]
+__all__ = ["MediaClient", "RequestContext", "answer_lost"]
 
 log = logging.getLogger("mediakit")
 
@@ -253,6 +255,7 @@ class MediaClient:
         media_id: str | None = None,
     ) -> tuple[httpx.Response, MediaState | None]:
         attempt = 0
+        maybe_done = False  # an earlier attempt may have been done by X without our hearing
         while True:
             attempt += 1
             await self.budget.acquire(command)
@@ -287,6 +290,7 @@ class MediaClient:
                 event.error_name = type(exc).__name__
                 event.error_message = str(exc) or type(exc).__name__
                 self._emit(event)
+                maybe_done = maybe_done or answer_lost(event)
                 failure = self._transport_failure(command, attempt, exc)
                 if failure is not None:
                     raise failure from exc
@@ -299,6 +303,7 @@ class MediaClient:
                 return response, state
             error = ErrorInfo(event.error_code, event.error_name, event.error_message or "")
             if response.status_code in RETRY_STATUSES and attempt < self.retry.max_attempts:
+                maybe_done = maybe_done or answer_lost(event)
                 delay = self._retry_delay(response, attempt)
                 if delay <= self.retry.max_rate_limit_wait_s:
                     log.info(
@@ -310,7 +315,9 @@ class MediaClient:
                     )
                     await self.clock.sleep(delay)
                     continue
-            raise api_error(command, response, error)
+            refused = api_error(command, response, error)
+            refused.after_lost_answer = maybe_done
+            raise refused
 
     def _transport_failure(
         self, command: str, attempt: int, exc: httpx.TransportError
@@ -455,12 +462,58 @@ class MediaClient:
             media_id=media_id,
         )
 
-    async def finalize(self, media_id: str, *, ctx: RequestContext | None = None) -> MediaState:
-        _, state = await self._send(
-            "FINALIZE", self.dialect.finalize(media_id), ctx or RequestContext(), media_id=media_id
-        )
+    async def finalize(
+        self, media_id: str, *, ctx: RequestContext | None = None, reconcile: bool = False
+    ) -> MediaState:
+        """FINALIZE `media_id`; X's media state (processing, or ready).
+
+        When an earlier FINALIZE of the id may have been done without its answer arriving (a
+        retry after a lost answer, or `reconcile=True` for a session resumed from a journal),
+        a refusal is not taken at its word: X may be refusing a second FINALIZE of media it
+        already finalized, so STATUS is asked before giving up.
+        """
+        ctx = ctx or RequestContext()
+        try:
+            _, state = await self._send(
+                "FINALIZE", self.dialect.finalize(media_id), ctx, media_id=media_id
+            )
+        except APIError as error:
+            if not (reconcile or error.after_lost_answer) or not _a_refusal(error):
+                raise
+            state = await self._reconcile_finalize(media_id, error, ctx)
         if state is None:
             raise APIError("FINALIZE: the answer carried no media object")
+        return state
+
+    async def _reconcile_finalize(
+        self, media_id: str, refusal: APIError, ctx: RequestContext
+    ) -> MediaState:
+        """What X made of an earlier FINALIZE whose answer was lost, from STATUS."""
+        try:
+            state = await self.status(media_id, ctx=ctx)
+        except APIError as unknown:
+            if not _a_refusal(unknown):
+                raise
+            # Images and subtitles are never reported by STATUS, so a finalized image and an
+            # unknown id look the same: say so instead of calling either a success.
+            error = APIError(
+                f"FINALIZE: the answer to an earlier FINALIZE of media id {media_id} was lost; "
+                f"X now refuses FINALIZE ({refusal.message}) and STATUS does not report the "
+                f"id ({unknown.message}), so whether X finalized it cannot be confirmed (a "
+                "rerun uploads the file again)",
+                status_code=refusal.status_code,
+                code=refusal.code,
+                name=refusal.name,
+                body=refusal.body,
+                request_id=refusal.request_id,
+            )
+            error.after_lost_answer = True
+            raise error from refusal
+        log.info(
+            "FINALIZE of media id %s: an earlier answer was lost; STATUS says %s",
+            media_id,
+            state.state or "ready",
+        )
         return state
 
     async def status(self, media_id: str, *, ctx: RequestContext | None = None) -> MediaState:
@@ -549,7 +602,8 @@ class MediaClient:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             raise
-        return await self.finalize(media_id, ctx=ctx)
+        # A resumed session may have been finalized by the process that started it.
+        return await self.finalize(media_id, ctx=ctx, reconcile=resume_media_id is not None)
 
     async def wait_processed(
         self,
@@ -604,3 +658,24 @@ def _header_number(headers: httpx.Headers, name: str) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+# Transport errors raised before a request left the machine: it cannot have been done.
+_NEVER_SENT = frozenset({"ConnectError", "ConnectTimeout", "PoolTimeout", "UnsupportedProtocol"})
+
+
+def answer_lost(event: Event) -> bool:
+    """Whether X may have done this attempt's work although no answer came back: the
+    connection failed after the request was sent, or a gateway answered 5xx or 408."""
+    if event.http_status is None:
+        return event.ok is False and event.error_name not in _NEVER_SENT
+    return event.http_status >= 500 or event.http_status == 408
+
+
+def _a_refusal(error: APIError) -> bool:
+    """A 4xx refusal of the request itself (not of the credentials, not a rate limit)."""
+    return (
+        error.status_code is not None
+        and 400 <= error.status_code < 500
+        and not isinstance(error, AuthError | RateLimitError)
+    )

@@ -7,17 +7,22 @@ The suites that go with them: `test_soak.py` (1,000 files under every fault at o
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import mediakit as mk
-from mediakit import ManualClock
+from mediakit import ManualClock, ScaledClock
 from mediakit._records import Event
-from mediakit.emulator import Emulator
+from mediakit._retry import RetryPolicy
+from mediakit.emulator import Emulator, running
 from mediakit.emulator._ratelimit import RateLimits
 
 from . import mediafactory as mf
+from .lossy import LosesAnswers, lose_answers
 
 pytestmark = pytest.mark.reliability
 
@@ -101,3 +106,146 @@ async def test_a_folder_deleted_mid_batch_sends_no_init_for_the_files_gone(
     assert len(inits) == 1  # no INIT for a file that was already gone: no orphan sessions
     gone = items[items["state"] == "invalid"]
     assert all("no such file" in reason for reason in gone["error_message"]), gone
+
+
+# --- an answer lost after X did the work: reconcile, never report a finalized id as failed ---
+
+FAST = RetryPolicy(backoff_base_s=0.05, backoff_max_s=0.2)
+
+
+@contextmanager
+def lossy_target(emu: Emulator, transport: str, **losing: Any) -> Iterator[dict[str, Any]]:
+    """Upload options that reach `emu` (in-process or over a socket) losing answers."""
+    wrapper, unwrap = lose_answers(emu, **losing)
+    try:
+        if transport == "asgi":
+            yield {"emulator": emu, "lossy": wrapper}
+        else:
+            with running(emu) as url:
+                yield {"base_url": url, "clock": emu.clock, "lossy": wrapper}
+    finally:
+        unwrap()
+
+
+def target_options(target: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in target.items() if k != "lossy"}
+
+
+@pytest.mark.parametrize("transport", ["asgi", "socket"])
+@pytest.mark.parametrize("finalize_twice", ["error", "idempotent"])
+async def test_a_lost_finalize_answer_is_reconciled_by_status(
+    tmp_path: Path, media_dir: Path, transport: str, finalize_twice: str
+) -> None:
+    pytest.importorskip("av")
+    for i in range(3):
+        mf.make_mp4(media_dir / f"clip{i}.mp4", seconds=1.0)
+        mf.make_gif(media_dir / f"anim{i}.gif", frames=3)
+    emu = Emulator(
+        clock=ScaledClock(50),
+        processing_seconds=(2.0, 4.0),
+        finalize_twice=finalize_twice,
+        state=tmp_path / "lost.sqlite",
+    )
+    with emu, lossy_target(emu, transport, first_of=frozenset({"FINALIZE"})) as target:
+        result = await mk.upload_folder_async(
+            media_dir, retry=FAST, **target_options(target), **quiet()
+        )
+        lossy: LosesAnswers = target["lossy"]
+        held = {m.media_id: m.state for m in emu.media}
+    assert len(lossy.lost) == 6  # every first FINALIZE answer was lost after the work
+    items = result.items
+    assert result.counts == {"succeeded": 6}, items[["path", "state", "error_message"]]
+    assert all(held[media_id] == "succeeded" for media_id in items["media_id"])
+    assert len(held) == 6  # one media id per file: nothing uploaded twice
+    finalizes = result.events[result.events["command"] == "FINALIZE"]
+    if finalize_twice == "error":  # X refused the retried FINALIZE: STATUS settled it
+        assert set(finalizes["http_status"].dropna()) == {400}
+
+
+@pytest.mark.parametrize("finalize_twice", ["error", "idempotent"])
+async def test_a_lost_finalize_answer_of_an_image(
+    tmp_path: Path, media_dir: Path, finalize_twice: str
+) -> None:
+    mf.make_png(media_dir / "photo.png")
+    emu = Emulator(
+        clock=ManualClock(START), finalize_twice=finalize_twice, state=tmp_path / "img.sqlite"
+    )
+    with emu, lossy_target(emu, "asgi", first_of=frozenset({"FINALIZE"})) as target:
+        result = await mk.upload_folder_async(
+            media_dir, retry=FAST, **target_options(target), **quiet()
+        )
+        held = {m.media_id: m.state for m in emu.media}
+    item = result.items.iloc[0]
+    assert list(held.values()) == ["ready"]
+    if finalize_twice == "idempotent":
+        assert item["state"] == "succeeded" and item["media_id"] in held
+        return
+    # X refuses the second FINALIZE and its STATUS never reports images: nothing can confirm
+    # the upload, so it is not called a success; the reason says what happened, and it is
+    # not the false "X no longer knows media id" of before.
+    assert item["state"] == "failed"
+    assert item["media_id"] in held
+    reason = item["error_message"]
+    assert "answer to an earlier FINALIZE" in reason and "cannot be confirmed" in reason
+    assert "no longer knows" not in reason
+
+
+@pytest.mark.parametrize("transport", ["asgi", "socket"])
+async def test_a_lost_init_answer_counts_a_possible_orphan_session(
+    tmp_path: Path, media_dir: Path, transport: str
+) -> None:
+    for i in range(3):
+        mf.make_png(media_dir / f"p{i}.png", 10 + i, 10)
+    emu = Emulator(clock=ScaledClock(50), state=tmp_path / "orphan.sqlite")
+    with emu, lossy_target(emu, transport, first_of=frozenset({"INIT"})) as target:
+        result = await mk.upload_folder_async(
+            media_dir, retry=FAST, concurrency=1, **target_options(target), **quiet()
+        )
+        held = emu.media
+    assert result.counts == {"succeeded": 3}
+    orphans = [m for m in held if m.state == "initialized"]
+    assert len(orphans) == 3  # each lost INIT answer left a session nobody will finish
+    assert sum(record.orphan_sessions for record in result.records) == 3
+    assert any("3 possible orphan upload sessions" in w for w in result.warnings)
+    assert "warning" in result.summary()
+
+
+# --- a batch stopped mid-handshake leaves no socket open ---------------------------------------
+
+
+async def test_a_batch_stopped_during_tls_handshakes_closes_every_socket(
+    tmp_path: Path, media_dir: Path
+) -> None:
+    """Cancelled handshakes used to leak their sockets (httpcore closes them on errors only);
+    the garbage collector then raised ResourceWarning in whichever test ran next."""
+    import gc
+    import warnings
+
+    import trustme
+
+    ca = trustme.CA()  # trusted by nobody: every handshake is refused
+    issued = ca.issue_cert("127.0.0.1")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    issued.private_key_pem.write_to_path(str(key))
+    for i in range(16):
+        mf.make_png(media_dir / f"p{i:02}.png", 10 + i, 10)
+    emu = Emulator(clock=ScaledClock(50), state=tmp_path / "tls.sqlite")
+    for _ in range(3):
+        with (
+            emu_served_tls(emu, cert, key) as url,
+            pytest.raises(mk.TLSError),
+        ):
+            await mk.upload_folder_async(media_dir, base_url=url, concurrency=16, **quiet())
+    emu.close()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        gc.collect()
+    leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert leaks == []
+
+
+@contextmanager
+def emu_served_tls(emu: Emulator, cert: Path, key: Path) -> Iterator[str]:
+    with running(emu, ssl_certfile=str(cert), ssl_keyfile=str(key)) as url:
+        yield url

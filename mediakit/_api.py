@@ -62,6 +62,8 @@ async def upload_files_async(
     Raises:
         ConfigurationError: a bad option (named), or a DataFrame without one `path` column.
         CredentialsError: `target="x"` without usable credentials.
+        JournalError: the journal cannot be used (not a journal, damaged, read-only);
+            nothing was sent.
         TransportError: the server could not be reached at all (its `result` holds the
             batch as recorded).
 
@@ -104,6 +106,8 @@ async def upload_folder_async(
     Raises:
         MediaError: `folder` is missing, not a folder, or cannot be read.
         ConfigurationError: a bad option (named).
+        JournalError: the journal cannot be used (not a journal, damaged, read-only);
+            nothing was sent.
         TransportError: the server could not be reached at all.
     """
     resolved = resolve_options("upload_folder", options, kwargs)
@@ -163,6 +167,8 @@ def upload_files(
     Raises:
         ConfigurationError: a bad option (named), or a DataFrame without one `path` column.
         CredentialsError: `target="x"` without usable credentials.
+        JournalError: the journal cannot be used (not a journal, damaged, read-only);
+            nothing was sent.
         TransportError: the server could not be reached at all.
         KeyboardInterrupt: Ctrl-C or "interrupt kernel", once the batch has stopped cleanly
             (unfinished files end `cancelled`, and the journal has everything).
@@ -219,12 +225,18 @@ def upload_folder(
     Raises:
         MediaError: `folder` is missing, not a folder, or cannot be read.
         ConfigurationError: a bad option (named).
+        JournalError: the journal cannot be used (not a journal, damaged, read-only);
+            nothing was sent.
         TransportError: the server could not be reached at all.
         KeyboardInterrupt: Ctrl-C or "interrupt kernel", once the batch has stopped cleanly.
     """
     resolved = resolve_options("upload_folder", options, kwargs)
-    if not Path(folder).exists():
-        raise MediaError(str(folder), "no such folder")
+    try:
+        os.stat(folder)
+    except FileNotFoundError:
+        raise MediaError(str(folder), "no such folder") from None
+    except OSError:
+        pass  # unreadable: `discover` says why, in the same words as for any other folder
     return _start(upload_folder_async, folder, wait, resolved, pattern=pattern, recursive=recursive)
 
 
@@ -287,15 +299,19 @@ def open_journal(
     Returns:
         The batch (or batches) as an `UploadResult`.
 
+    The journal is opened read-only: nothing is written to it, and a read-only file (or one
+    in a read-only folder) reads as well.
+
     Raises:
         MediaError: no such journal, no batch in it, or no batch with that id.
+        JournalError: the file is not a journal, or is damaged (the message says what to do).
     """
     from ._clock import SystemClock
 
     journal_path = Path(path) if path is not None else default_journal_path()
     if not journal_path.exists():
         raise MediaError(str(journal_path), "no such journal")
-    book = Journal(journal_path)
+    book = Journal(journal_path, read_only=True)
     try:
         ids = book.batch_ids()
         if not ids:

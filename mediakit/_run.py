@@ -16,6 +16,7 @@ from ._client import MediaClient
 from ._errors import ConfigurationError, TransportError
 from ._inputs import Row, hash_files, make_inputs
 from ._journal import Journal, default_journal_path
+from ._journaling import JournalWriter
 from ._media import FileCheck
 from ._options import PROGRESS_MODES, UploadOptions
 from ._records import Event, FileRecord
@@ -121,26 +122,26 @@ async def run_batch(
         await client.identify_target()
     if o.content_hash:
         await asyncio.to_thread(hash_files, inputs)
+    writer: JournalWriter | None = None
     if book is not None:
-        plan_resume(inputs, book, target, client.clock.now(), force=o.force)
-        book.start_batch(
-            batch_id,
-            target=target.label,
-            target_key=target.key,
-            account=target.account,
-            api=o.api,
-            started_at=client.clock.now(),
-        )
-        book.write_files([i.record for i in inputs], target_key=target.key, account=target.account)
+        try:
+            plan_resume(inputs, book, target, client.clock.now(), force=o.force)
+        except BaseException:
+            book.close()
+            await client.aclose()
+            raise
+        writer = JournalWriter(book, target_key=target.key, account=target.account)
+        writer.start_batch(batch_id, target=target.label, api=o.api, started_at=client.clock.now())
+        writer.files([i.record for i in inputs])
 
     def changed(record: FileRecord) -> None:
-        if book is not None:
-            book.write_file(record, target_key=target.key, account=target.account)
+        if writer is not None:
+            writer.files([record])
         view.changed()
 
     def event_seen(event: Event) -> None:
-        if book is not None:
-            book.write_event(event)
+        if writer is not None:
+            writer.event(event)
         view.changed()
 
     batch = Batch(
@@ -154,6 +155,7 @@ async def run_batch(
     )
 
     def result() -> UploadResult:
+        journal_warning = writer.warning(batch.records) if writer is not None else None
         return UploadResult(
             batch.records,
             batch.events,
@@ -163,6 +165,7 @@ async def run_batch(
             clock=client.clock,
             started_at=batch.started_at,
             finished_at=batch.finished_at,
+            warnings=[journal_warning] if journal_warning else [],
         )
 
     if on_batch is not None:
@@ -192,8 +195,8 @@ async def run_batch(
         refresher.cancel()
         await asyncio.gather(refresher, return_exceptions=True)
         await client.aclose()
-        if book is not None:
-            book.finish_batch(batch_id, client.clock.now())
+        if writer is not None and book is not None:
+            writer.finish_batch(batch_id, client.clock.now())
             book.close()
         view.finish(result())
     return result()

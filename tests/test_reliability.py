@@ -249,3 +249,89 @@ async def test_a_batch_stopped_during_tls_handshakes_closes_every_socket(
 def emu_served_tls(emu: Emulator, cert: Path, key: Path) -> Iterator[str]:
     with running(emu, ssl_certfile=str(cert), ssl_keyfile=str(key)) as url:
         yield url
+
+
+# --- journals that cannot be used: named, explained, and nothing is sent ----------------------
+
+
+def make_journal(path: Path, media_dir: Path, tmp_path: Path) -> list[str]:
+    """A real journal of one batch of three images; the media ids it holds."""
+    for i in range(3):
+        mf.make_png(media_dir / f"j{i}.png", 10 + i, 10)
+    with Emulator(clock=ManualClock(START), state=tmp_path / "journal-emu.sqlite") as emu:
+        result = mk.upload_folder(media_dir, emulator=emu, progress="none", journal=path)
+    assert result.ok
+    return sorted(result.media_ids.values())
+
+
+def test_a_read_only_journal_still_opens_for_reading(tmp_path: Path, media_dir: Path) -> None:
+    from .unprivileged import as_nobody, shared_dir
+
+    base = shared_dir()
+    journal = base / "folder" / "journal.sqlite"
+    media_dir = base / "media"
+    media_dir.mkdir(mode=0o755)
+    media_ids = make_journal(journal, media_dir, tmp_path)
+    assert len(mk.open_journal(journal).items) == 3  # every import the child needs, as root
+    journal.chmod(0o444)
+
+    def read() -> list[str]:
+        return sorted(mk.open_journal(journal).items["media_id"])
+
+    assert as_nobody(read) == media_ids  # the file read-only, its folder writable
+    journal.parent.chmod(0o555)
+    assert as_nobody(read) == media_ids  # the folder read-only too: nothing can be created
+
+    # An upload needs to write its journal: one clear error before anything is sent.
+    def upload() -> str:
+        with Emulator(clock=ManualClock(START), state=base / "up.sqlite") as emu:
+            try:
+                mk.upload_folder(media_dir, emulator=emu, progress="none", journal=journal)
+            except mk.JournalError as error:
+                return f"{error}|{len(emu.requests)}"
+        return "uploaded"
+
+    message, sent = as_nobody(upload).rsplit("|", 1)
+    assert message.startswith(f"journal {journal}: is read-only")
+    assert "journal=False" in message and "mk.open_journal reads it" in message
+    assert sent == "0"
+
+
+def corrupt(path: Path) -> Path:
+    with open(path, "r+b") as handle:  # page 1 after its header: the schema is unreadable
+        handle.seek(100)
+        handle.write(bytes(range(256)) * 16)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda p, m, t: p.write_text("campaign notes, not a journal\n"), "not a SQLite database"),
+        (lambda p, m, t: p.write_bytes(bytes(range(256)) * 64), "not a SQLite database"),
+        (lambda p, m, t: p.mkdir(), "is a folder, not a journal file"),
+        (
+            lambda p, m, t: __import__("sqlite3").connect(p).execute("CREATE TABLE photos (x)"),
+            "a SQLite database but not a mediakit journal (its tables: photos)",
+        ),
+        (lambda p, m, t: corrupt(p) if make_journal(p, m, t) else None, "is damaged"),
+    ],
+    ids=["text", "random-bytes", "folder", "other-sqlite", "damaged"],
+)
+def test_a_file_that_is_not_a_usable_journal_is_named_and_explained(
+    tmp_path: Path, media_dir: Path, make: Any, words: str
+) -> None:
+    journal = tmp_path / "journal.sqlite"
+    make(journal, media_dir, tmp_path)
+    mf.make_png(media_dir / "new.png")
+    with Emulator(clock=ManualClock(START), state=tmp_path / "e.sqlite") as emu:
+        with pytest.raises(mk.JournalError) as upload_error:
+            mk.upload_folder(media_dir, emulator=emu, progress="none", journal=journal)
+        assert emu.requests == []  # refused before anything was sent
+    with pytest.raises(mk.JournalError) as read_error:
+        mk.open_journal(journal)
+    for error in (upload_error.value, read_error.value):
+        assert str(error).startswith(f"journal {journal}: ")
+        assert words in str(error)
+        assert "journal=" in str(error) or "move it aside" in str(error)  # what to do
+        assert error.path == str(journal)

@@ -597,11 +597,17 @@ class MediaClient:
         ]
         try:
             await asyncio.gather(*workers)
-        except BaseException:
+        except BaseException as exc:
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-            raise
+            resumed = resume_media_id is not None
+            if not (resumed and isinstance(exc, APIError) and _a_refusal(exc)):
+                raise
+            # A session resumed from a journal that missed its last answers (a full disk, a
+            # kill) may already be finalized: X then refuses its APPENDs. Ask FINALIZE (and
+            # STATUS) what became of it rather than failing a file X may hold as done.
+            log.info("APPEND to resumed media id %s refused: reconciling", media_id)
         # A resumed session may have been finalized by the process that started it.
         return await self.finalize(media_id, ctx=ctx, reconcile=resume_media_id is not None)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from ._errors import JournalError
 from ._journal import Journal, shown_path
-from ._records import Event, FileRecord, display_path
+from ._records import OK_STATES, Event, FileRecord, display_path
 
 __all__ = ["JournalWriter"]
 
@@ -64,21 +64,29 @@ class JournalWriter:
         return bool(self._batches or self._files or self._events or self._finished)
 
     def flush(self, *, now: bool = False) -> bool:
-        """Write what is pending; False if the journal refused (it stays pending)."""
+        """Write what is pending; False if the journal refused (what failed stays pending).
+
+        Outcomes first (batches and file rows: small, and all a rerun needs to skip what
+        succeeded), then the HTTP attempts, each in a transaction of its own: a disk with
+        little room left still takes the outcomes.
+        """
         if not self.pending:
             return True
         if self.failure is not None and not now and time.monotonic() < self._retry_at:
             return False
         try:
-            # Files last: their rows are the live records, written as they are now.
-            self.book.write(
-                batches=self._batches,
-                events=self._events,
-                files=list(self._files.values()),
-                finished=self._finished,
-                target_key=self.target_key,
-                account=self.account,
-            )
+            if self._batches or self._files or self._finished:
+                self.book.write(
+                    batches=self._batches,
+                    files=list(self._files.values()),  # the live records, as they are now
+                    finished=self._finished,
+                    target_key=self.target_key,
+                    account=self.account,
+                )
+                self._batches, self._files, self._finished = [], {}, []
+            if self._events:
+                self.book.write(events=self._events)
+                self._events = []
         except JournalError as exc:
             self._retry_at = time.monotonic() + self.RETRY_EVERY_S
             if self.failure is None:
@@ -91,31 +99,38 @@ class JournalWriter:
             return False
         if self.failure is not None:
             log.info("journal %s can be written again", shown_path(self.book.path))
-        self._batches, self._files, self._events, self._finished = [], {}, [], []
         return True
 
     def missing(self, records: Sequence[FileRecord]) -> list[FileRecord]:
-        """The files (of `records`) whose row or events the journal still lacks."""
-        if not self.pending:
-            return []
-        keys = set(self._files) | {(e.batch_id, e.file_id) for e in self._events}
-        return [r for r in records if (r.batch_id, r.file_id) in keys]
+        """The files (of `records`) whose outcome a rerun would not find in the journal:
+        their row is not written, or they are unfinished and their requests are not."""
+        rows = set(self._files)
+        requests = {(e.batch_id, e.file_id) for e in self._events}
+        return [
+            r
+            for r in records
+            if (r.batch_id, r.file_id) in rows
+            or ((r.batch_id, r.file_id) in requests and r.state not in OK_STATES)
+        ]
 
     def warning(self, records: Sequence[FileRecord]) -> str | None:
-        """The sentence for `result.warnings` when outcomes are missing from the journal."""
-        missing = self.missing(records)
-        if not missing and not self.pending:
+        """The sentence for `result.warnings` when the journal lacks part of the batch."""
+        if not self.pending:
             return None
+        missing = self.missing(records)
         shown = [_outcome(r) for r in missing[:10]]
         more = len(missing) - len(shown)
-        listed = ", ".join(shown) + (f" and {more} more" if more > 0 else "")
         count = len(missing)
-        return (
-            f"journal {shown_path(self.book.path)} could not be written ({self.failure}): the "
-            f"outcome of {count} file{'s' if count != 1 else ''} is not journaled, so a rerun "
-            f"will not know {'them' if count != 1 else 'it'} and uploads again what succeeded: "
-            f"{listed or 'the batch itself'}"
-        )
+        text = f"journal {shown_path(self.book.path)}: {self.failure}; "
+        if missing:
+            text += (
+                f"the outcome of {count} file{'s' if count != 1 else ''} is not journaled, so a "
+                "rerun will not know it and uploads again what succeeded (result.not_journaled "
+                "lists them all): " + ", ".join(shown) + (f" and {more} more" if more else "")
+            )
+        else:
+            text += f"{len(self._events)} HTTP attempts of the batch are not journaled"
+        return text
 
 
 def _outcome(record: FileRecord) -> str:

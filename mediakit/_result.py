@@ -66,10 +66,12 @@ class UploadResult:
         started_at: float | None,
         finished_at: float | None,
         warnings: Sequence[str] = (),
+        not_journaled: Sequence[int] = (),
     ) -> None:
         self._records = records
         self._events = events
         self._warnings = warnings
+        self._not_journaled = frozenset(not_journaled)
         self.target = target
         self.api = api
         self.batch_id = batch_id
@@ -177,6 +179,13 @@ class UploadResult:
                 f"finish (they expire unused); files: {name_files(orphans)}"
             )
         return found
+
+    @property
+    def not_journaled(self) -> pd.DataFrame:
+        """The `items` whose outcome the journal could not record (a full disk, say): a
+        rerun would not know them. Empty when the journal has everything."""
+        items = self.items
+        return items[items["file_id"].isin(self._not_journaled)].reset_index(drop=True)
 
     def summary(self) -> str:
         """`37 uploaded to the emulator, 1 failed (see result.failures) in 41.2 s`, with the

@@ -166,6 +166,7 @@ async def run_batch(
             started_at=batch.started_at,
             finished_at=batch.finished_at,
             warnings=[journal_warning] if journal_warning else [],
+            not_journaled=[r.file_id for r in writer.missing(batch.records)] if writer else [],
         )
 
     if on_batch is not None:

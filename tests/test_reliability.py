@@ -7,7 +7,8 @@ The suites that go with them: `test_soak.py` (1,000 files under every fault at o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -335,3 +336,179 @@ def test_a_file_that_is_not_a_usable_journal_is_named_and_explained(
         assert words in str(error)
         assert "journal=" in str(error) or "move it aside" in str(error)  # what to do
         assert error.path == str(journal)
+
+
+# --- the journal's disk fills up mid-batch: nothing X acknowledged is lost silently -----------
+
+
+@contextmanager
+def small_disk(where: Path, size: str) -> Iterator[Callable[[str], None]]:
+    """A real file system of `size` (tmpfs) at `where`; yields a function that resizes it."""
+    import subprocess
+
+    where.mkdir()
+    mount = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+    )
+    if mount.returncode != 0:
+        pytest.skip(
+            f"cannot mount a small tmpfs here ({mount.stderr.strip()}); the same case "
+            "runs without privileges in test_a_journal_that_hits_its_file_size_limit"
+        )
+
+    def resize(new: str) -> None:
+        subprocess.run(
+            ["mount", "-o", f"remount,size={new}", str(where)], check=True, capture_output=True
+        )
+
+    try:
+        yield resize
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def journal_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "mediakit" and r.levelname == "WARNING" and "journal" in r.getMessage()
+    ]
+
+
+def check_nothing_lost(
+    result: mk.UploadResult, journal: Path, emu: Emulator
+) -> tuple[set[str], set[str]]:
+    """Every media id X finalized is journaled as succeeded, or named in a warning.
+
+    Returns (paths journaled as succeeded, paths named as not journaled)."""
+    finalized = {m.media_id for m in emu.media if m.state == "ready"}
+    by_id = {r.media_id: r.path for r in result.records if r.media_id}
+    assert finalized <= set(by_id)  # every finalized id belongs to a file of the result
+    read = mk.open_journal(journal).items
+    journaled = set(read.loc[read["state"] == "succeeded", "path"])
+    named = set(result.not_journaled["path"])
+    shown = [path for path in named if any(path in w for w in result.warnings)]
+    assert len(shown) == min(10, len(named))  # the warning names them (the first ten)
+    for media_id in finalized:
+        assert by_id[media_id] in journaled | named, (media_id, by_id[media_id])
+    return journaled, named
+
+
+def test_a_full_disk_under_the_journal_loses_nothing_silently(
+    tmp_path: Path, media_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for i in range(40):
+        mf.make_png(media_dir / f"p{i:02}.png", 10 + i, 10)
+    caplog.set_level(logging.INFO, logger="mediakit")
+    with (
+        small_disk(tmp_path / "disk", "1m") as resize,
+        Emulator(clock=ScaledClock(50), state=tmp_path / "emu.sqlite") as emu,
+    ):
+        journal = tmp_path / "disk" / "journal.sqlite"
+        result = mk.upload_folder(media_dir, emulator=emu, progress="none", journal=journal)
+        # The batch finished and returned its result, whatever the journal could write.
+        assert result.counts == {"succeeded": 40}
+        assert len(journal_warnings(caplog)) == 1  # warned once, not once per write
+        assert len(result.warnings) == 1
+        warning = result.warnings[0]
+        assert warning.startswith(f"journal {journal}: cannot be written: the disk is full")
+        assert "not journaled" in warning
+        assert "1 warning (see result.warnings)" in result.summary()
+        journaled, named = check_nothing_lost(result, journal, emu)
+        assert named and journaled  # the disk filled mid-batch
+        # With room again, a rerun skips what the journal recorded and uploads only the rest.
+        resize("16m")
+        again = mk.upload_folder(media_dir, emulator=emu, progress="none", journal=journal)
+    items = again.items.set_index("path")
+    assert set(items.loc[sorted(journaled), "state"]) == {"skipped"}
+    rest = items.loc[sorted(set(items.index) - journaled)]
+    assert set(rest["state"]) == {"succeeded"}, rest[["state", "error_message"]].to_string()
+
+
+def test_room_again_mid_batch_journals_everything_kept_in_memory(
+    tmp_path: Path, media_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for i in range(40):
+        mf.make_png(media_dir / f"p{i:02}.png", 10 + i, 10)
+    with (
+        small_disk(tmp_path / "disk", "192k") as resize,
+        Emulator(clock=ScaledClock(50), state=tmp_path / "emu.sqlite") as emu,
+    ):
+
+        class MakeRoom(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                if record.levelno == logging.WARNING and "journal" in record.getMessage():
+                    resize("16m")  # the user freed some space
+
+        handler = MakeRoom()
+        logging.getLogger("mediakit").addHandler(handler)
+        try:
+            journal = tmp_path / "disk" / "journal.sqlite"
+            result = mk.upload_folder(media_dir, emulator=emu, progress="none", journal=journal)
+        finally:
+            logging.getLogger("mediakit").removeHandler(handler)
+        assert result.counts == {"succeeded": 40}
+        assert result.warnings == []  # the retried writes got everything in
+        again = mk.upload_folder(media_dir, emulator=emu, progress="none", journal=journal)
+    assert again.counts == {"skipped": 40}
+
+
+FILE_SIZE_LIMITED = """
+import json, resource, signal, sys
+import mediakit as mk
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG)
+limit = int(sys.argv[3])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+result = mk.upload_folder(sys.argv[1], base_url=sys.argv[2], journal=sys.argv[4], progress="none")
+print(json.dumps({
+    "counts": result.counts,
+    "warnings": result.warnings,
+    "summary": result.summary(),
+    "not_journaled": list(result.not_journaled["path"]),
+    "media_ids": {r.path: r.media_id for r in result.records},
+}))
+"""
+
+
+def test_a_journal_that_hits_its_file_size_limit(tmp_path: Path, media_dir: Path) -> None:
+    """The full-disk case without privileges: the uploading process may not grow any file
+    past 512 KiB (RLIMIT_FSIZE), so its journal's writes start failing mid-batch."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    for i in range(40):
+        mf.make_png(media_dir / f"p{i:02}.png", 10 + i, 10)
+    journal = tmp_path / "journal.sqlite"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    with Emulator(state=tmp_path / "emu.sqlite") as emu, running(emu) as url:
+        child = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                FILE_SIZE_LIMITED,
+                str(media_dir),
+                url,
+                str(512 * 1024),
+                str(journal),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+        assert child.returncode == 0, child.stderr
+        out = json.loads(child.stdout.strip().splitlines()[-1])
+        assert out["counts"] == {"succeeded": 40}
+        assert len(out["warnings"]) == 1 and f"journal {journal}: " in out["warnings"][0]
+        assert child.stderr.count("the batch goes on") == 1  # warned once
+        finalized = {m.media_id for m in emu.media if m.state == "ready"}
+    read = mk.open_journal(journal).items
+    journaled = set(read.loc[read["state"] == "succeeded", "path"])
+    named = set(out["not_journaled"])
+    assert journaled and named  # the limit was hit mid-batch
+    by_id = {media_id: path for path, media_id in out["media_ids"].items()}
+    assert all(by_id[m] in journaled | named for m in finalized)

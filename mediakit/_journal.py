@@ -94,6 +94,9 @@ class PriorUpload:
     acknowledged: frozenset[int]  # APPEND segments X answered 2xx for `media_id`
     finalized: bool  # X answered a FINALIZE for `media_id`
     batch_id: str
+    error_code: str | None = None
+    error_name: str | None = None
+    error_message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -420,6 +423,9 @@ class Journal:
                 acknowledged=acknowledged,
                 finalized=finalized,
                 batch_id=row["batch_id"],
+                error_code=row["error_code"],
+                error_name=row["error_name"],
+                error_message=row["error_message"],
             )
 
         found: PriorUpload | None = self._read(query)

@@ -9,11 +9,11 @@ content hash), on the same target (`Target.key`) and account.
 from __future__ import annotations
 
 from ._batch import BatchInput, Resume
-from ._journal import Journal
+from ._journal import Journal, PriorUpload
 from ._records import OK_STATES
 from ._target import Target
 
-__all__ = ["RESUME_MARGIN_S", "plan_resume"]
+__all__ = ["RESUME_MARGIN_S", "plan_resume", "prior_of", "resume_from"]
 
 RESUME_MARGIN_S = 60.0  # a media id about to expire is uploaded again
 
@@ -24,34 +24,49 @@ def plan_resume(
     """Skip what already succeeded, poll what was processing, continue live sessions."""
     if force:
         return
-    for index, item in enumerate(inputs):
-        record = item.record
+    for item in inputs:
         if not item.check.ok or item.same_as is not None:
             continue
-        prior = book.prior(
-            record.path,
-            record.bytes,
-            record.mtime,
-            target_key=target.key,
-            account=target.account,
-            sha256=record.sha256,
-        )
-        if prior is None or prior.media_id is None:
-            continue
-        alive = prior.expires_at is None or prior.expires_at > now + RESUME_MARGIN_S
-        if prior.state in OK_STATES and alive and prior.expires_at is not None:
-            record.state = "skipped"
-            record.media_id, record.media_key = prior.media_id, prior.media_key
-            record.expires_at = prior.expires_at
-            record.finished_at = now
-            record.error_message = None
-        elif prior.finalized and prior.state in ("processing", "cancelled") and alive:
-            inputs[index] = BatchInput(item.check, record, Resume("poll", prior.media_id))
-        elif (
-            not prior.finalized
-            and prior.state in ("uploading", "cancelled")
-            and (prior.session_expires_at or 0) > now + RESUME_MARGIN_S
-        ):
-            inputs[index] = BatchInput(
-                item.check, record, Resume("append", prior.media_id, prior.acknowledged)
-            )
+        prior = prior_of(item, book, target)
+        if prior is not None:
+            resume_from(item, prior, now)
+
+
+def prior_of(item: BatchInput, book: Journal, target: Target) -> PriorUpload | None:
+    """The newest journaled outcome of the same file on the same target and account."""
+    record = item.record
+    return book.prior(
+        record.path,
+        record.bytes,
+        record.mtime,
+        target_key=target.key,
+        account=target.account,
+        sha256=record.sha256,
+    )
+
+
+def resume_from(item: BatchInput, prior: PriorUpload, now: float) -> bool:
+    """Continue `item` from `prior`: skip it, poll it, or continue its session. True when the
+    journal's outcome was used, False when the file starts over."""
+    record = item.record
+    if prior.media_id is None:
+        return False
+    alive = prior.expires_at is None or prior.expires_at > now + RESUME_MARGIN_S
+    if prior.state in OK_STATES and alive and prior.expires_at is not None:
+        record.state = "skipped"
+        record.media_id, record.media_key = prior.media_id, prior.media_key
+        record.expires_at = prior.expires_at
+        record.finished_at = now
+        record.error_message = None
+        return True
+    if prior.finalized and prior.state in ("processing", "cancelled") and alive:
+        item.resume = Resume("poll", prior.media_id)
+        return True
+    if (
+        not prior.finalized
+        and prior.state in ("uploading", "cancelled")
+        and (prior.session_expires_at or 0) > now + RESUME_MARGIN_S
+    ):
+        item.resume = Resume("append", prior.media_id, prior.acknowledged)
+        return True
+    return False

@@ -17,6 +17,7 @@ from ._errors import ConfigurationError, TransportError
 from ._inputs import Row, hash_files, make_inputs
 from ._journal import Journal, default_journal_path
 from ._journaling import JournalWriter
+from ._lease import Leases
 from ._media import FileCheck
 from ._options import PROGRESS_MODES, UploadOptions
 from ._records import Event, FileRecord
@@ -144,6 +145,8 @@ async def run_batch(
             writer.event(event)
         view.changed()
 
+    # Files are claimed in the journal, so another process on it never uploads them twice.
+    leases = Leases(book, target, batch_id, force=o.force) if book is not None else None
     batch = Batch(
         client,
         inputs,
@@ -152,6 +155,7 @@ async def run_batch(
         status_deadline_s=o.status_deadline_s,
         on_change=changed,
         on_event=event_seen,
+        claims=leases,
     )
 
     def result() -> UploadResult:
@@ -182,6 +186,9 @@ async def run_batch(
 
     view.start(result, client.budget.snapshot, cancel)
     refresher = asyncio.create_task(view.refresh(), name="mediakit-progress")
+    helpers = [refresher]
+    if leases is not None:
+        helpers.append(asyncio.create_task(leases.keep_alive(), name="mediakit-leases"))
     try:
         await batch.run()
     except asyncio.CancelledError:
@@ -193,11 +200,14 @@ async def run_batch(
         error.result = result()
         raise
     finally:
-        refresher.cancel()
-        await asyncio.gather(refresher, return_exceptions=True)
+        for helper in helpers:
+            helper.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
         await client.aclose()
         if writer is not None and book is not None:
             writer.finish_batch(batch_id, client.clock.now())
+            if leases is not None:
+                leases.release_all()
             book.close()
         view.finish(result())
     return result()

@@ -512,3 +512,165 @@ def test_a_journal_that_hits_its_file_size_limit(tmp_path: Path, media_dir: Path
     assert journaled and named  # the limit was hit mid-batch
     by_id = {media_id: path for path, media_id in out["media_ids"].items()}
     assert all(by_id[m] in journaled | named for m in finalized)
+
+
+# --- two processes on one journal: each file uploaded once ------------------------------------
+
+TOGETHER = """
+import json, os, sys, time
+import mediakit as mk
+folder, url, journal, ready, go = sys.argv[1:6]
+open(ready, "w").close()
+while not os.path.exists(go):  # a barrier: both processes start uploading together
+    time.sleep(0.005)
+result = mk.upload_folder(folder, base_url=url, journal=journal, progress="none", concurrency=4)
+print(json.dumps({
+    "pid": os.getpid(),
+    "rows": [[r.path, r.state, r.media_id, r.error_message] for r in result.records],
+}))
+"""
+
+
+def run_together(tmp_path: Path, folder: Path, url: str, journal: Path, count: int) -> list[Any]:
+    """`count` processes upload `folder` into one journal, starting at the same moment."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    go = tmp_path / "go"
+    readies = [tmp_path / f"ready{i}" for i in range(count)]
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", TOGETHER, str(folder), url, str(journal), str(ready), str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for ready in readies
+    ]
+    deadline = time.monotonic() + 120
+    while not all(r.exists() for r in readies):
+        assert time.monotonic() < deadline and all(c.poll() is None for c in children)
+        time.sleep(0.01)
+    go.touch()
+    outputs = []
+    for child in children:
+        out, err = child.communicate(timeout=300)
+        assert child.returncode == 0, err
+        outputs.append(json.loads(out.strip().splitlines()[-1]))
+    return outputs
+
+
+def test_two_processes_on_one_journal_upload_each_file_once(
+    tmp_path: Path, media_dir: Path
+) -> None:
+    for i in range(60):
+        mf.make_png(media_dir / f"p{i:02}.png", 10 + i, 10)
+    journal = tmp_path / "journal.sqlite"
+    # Latency keeps both batches busy at the same time; real time (two other processes).
+    with Emulator(latency=0.02, state=tmp_path / "emu.sqlite") as emu, running(emu) as url:
+        first, second = run_together(tmp_path, media_dir, url, journal, 2)
+        held = [m for m in emu.media if m.state == "ready"]
+        inits = [r for r in emu.requests if r.command == "INIT"]
+    assert len(held) == 60 and len(inits) == 60  # one upload per file, not one per process
+    ids = {m.media_id for m in held}
+    mine = {}
+    for out in (first, second):
+        assert {state for _, state, _, _ in out["rows"]} <= {"succeeded", "skipped"}
+        for path, state, media_id, reason in out["rows"]:
+            assert media_id in ids
+            mine.setdefault(path, set()).add(media_id)
+            if state == "skipped":  # the other process's outcome, said as such
+                other = second["pid"] if out is first else first["pid"]
+                assert reason.startswith(f"uploaded by another process {other} (batch ")
+    assert all(len(media_ids) == 1 for media_ids in mine.values())  # both agree per file
+    uploaded = [sum(state == "succeeded" for _, state, _, _ in o["rows"]) for o in (first, second)]
+    assert sum(uploaded) == 60 and min(uploaded) > 0  # they shared the work
+
+
+DIES = """
+import os, signal, sys
+import mediakit as mk
+folder, url, journal, after = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+seen = []
+
+def die_after(event):
+    seen.append(event)
+    if len(seen) == after:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+mk.upload_folder(folder, base_url=url, journal=journal, progress="none", on_event=die_after)
+"""
+
+TAKES_OVER = """
+import json, logging, sys
+import mediakit as mk
+import mediakit._lease as lease
+lease.LEASE_TTL_S = 1e9  # only a dead pid frees a lease here: no waiting for heartbeats
+logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+folder, url, journal = sys.argv[1:4]
+result = mk.upload_folder(folder, base_url=url, journal=journal, progress="none")
+print(json.dumps([[r.path, r.state, r.media_id] for r in result.records]))
+"""
+
+
+def test_a_process_that_died_holding_leases_is_taken_over(tmp_path: Path, media_dir: Path) -> None:
+    import json
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    for i in range(12):
+        mf.make_png(media_dir / f"p{i:02}.png", 10 + i, 10)
+    journal = tmp_path / "journal.sqlite"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    with Emulator(latency=0.01, state=tmp_path / "emu.sqlite") as emu, running(emu) as url:
+        dead = subprocess.run(
+            [sys.executable, "-c", DIES, str(media_dir), url, str(journal), "14"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert dead.returncode == -9, dead.stderr
+        with sqlite3.connect(journal) as db:
+            left = db.execute("SELECT DISTINCT pid FROM leases").fetchall()
+        assert left and left[0][0] != os.getpid()  # the dead process's leases are still there
+        finalized_before = {m.media_id for m in emu.media if m.state == "ready"}
+        heir = subprocess.run(
+            [sys.executable, "-c", TAKES_OVER, str(media_dir), url, str(journal)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert heir.returncode == 0, heir.stderr
+        held = {m.media_id for m in emu.media if m.state == "ready"}
+    rows = json.loads(heir.stdout.strip().splitlines()[-1])
+    assert {state for _, state, _ in rows} <= {"succeeded", "skipped"}
+    assert f"took over from process {left[0][0]}" in heir.stderr
+    assert len(held) == 12  # every file once: what the dead one finished was not redone
+    assert finalized_before <= {media_id for _, _, media_id in rows}
+    with sqlite3.connect(journal) as db:
+        assert db.execute("SELECT count(*) FROM leases").fetchone()[0] == 0  # all released
+
+
+def test_whose_lease_is_free() -> None:
+    import os
+    import time
+
+    from mediakit._journal import Lease
+    from mediakit._lease import HOST, LEASE_TTL_S, holder_gone
+
+    now = time.time()
+    parent = os.getppid()  # a live process that is not us
+    assert not holder_gone(Lease("h", parent, HOST, "b", now, now))
+    assert holder_gone(Lease("h", parent, HOST, "b", now, now - LEASE_TTL_S - 1))  # silent
+    assert not holder_gone(Lease("h", parent, "another-host", "b", now, now))
+    assert holder_gone(Lease("h", parent, "another-host", "b", now, now - LEASE_TTL_S - 1))
+    assert holder_gone(Lease("h", os.getpid(), HOST, "ended", now, now))  # ours, not running

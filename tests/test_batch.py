@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 
@@ -250,15 +252,19 @@ print("OK" if result.ok else "FAILED", result.items.loc[0, "media_id"])
     assert lines[-1].startswith("OK ") and len(lines[-1].split()[1]) == 19
 
 
+def until(condition: Callable[[], bool], timeout_s: float = 120) -> None:
+    """Wait for a state (the deadline only ends a test that would hang, under any load)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "the state never came"
+        time.sleep(0.02)
+
+
 def test_background_job_cancel(tmp_path: Path, media_dir: Path) -> None:
     emu = Emulator(clock=ScaledClock(2), processing_seconds=60.0, state=tmp_path / "j.sqlite")
     clips = [mf.make_mp4(media_dir / f"c{i}.mp4") for i in range(3)]
     job = mk.upload_files(clips, emulator=emu, wait=False, progress="none")
-    for _ in range(200):
-        if (job.items["state"] == "processing").sum() == 3:
-            break
-        __import__("time").sleep(0.02)
-    assert (job.items["state"] == "processing").sum() == 3  # live while it runs
+    until(lambda: (job.items["state"] == "processing").sum() == 3)  # live while it runs
     assert not job.done()
     job.cancel()
     result = job.wait(timeout=10)
@@ -278,10 +284,17 @@ async def test_cancelling_the_task_ends_files_cancelled(tmp_path: Path, media_di
             _on_batch=lambda live: holder.setdefault("live", live),
         )
     )
-    for _ in range(200):
+
+    def ready() -> bool:
+        return "live" in holder and sorted(holder["live"]().items["state"]) == [
+            "processing",
+            "succeeded",
+        ]
+
+    deadline = time.monotonic() + 120  # on the state; the deadline only ends a hung test
+    while not ready():
+        assert time.monotonic() < deadline, "the batch never got there"
         await asyncio.sleep(0.02)
-        if "live" in holder and set(holder["live"]().items["state"]) == {"processing", "succeeded"}:
-            break
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -467,14 +480,22 @@ def test_ctrl_c_in_a_blocking_call_cancels_cleanly(tmp_path: Path) -> None:
     for i in range(3):
         mf.make_mp4(folder / f"c{i}.mp4")
     script = f"""
-import os, signal, threading, time
+import os, signal, sqlite3, threading, time
 import mediakit as mk
 emu = mk.Emulator(state={str(tmp_path / "e.sqlite")!r}, processing_seconds=60.0)
+JOURNAL = {str(tmp_path / "journal.sqlite")!r}
+
+def states():
+    try:
+        with sqlite3.connect(JOURNAL, timeout=5) as db:
+            return sorted(s for (s,) in db.execute("SELECT state FROM files"))
+    except sqlite3.Error:  # not made yet
+        return []
 
 def interrupt():
-    while not os.path.exists({str(tmp_path / "journal.sqlite")!r}):
+    # On the journal's states, not on time: the photo done, the three clips processing.
+    while states() != ["processing", "processing", "processing", "succeeded"]:
         time.sleep(0.01)
-    time.sleep(0.5)
     os.kill(os.getpid(), signal.SIGINT)
 
 threading.Thread(target=interrupt, daemon=True).start()
@@ -487,7 +508,7 @@ print(sorted(items["state"]))
 """
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env
     )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()

@@ -17,6 +17,7 @@ import pytest
 
 import mediakit as mk
 from mediakit import ManualClock, ScaledClock
+from mediakit._media import inspect_file
 from mediakit._records import Event
 from mediakit._retry import RetryPolicy
 from mediakit.emulator import Emulator, running
@@ -674,3 +675,29 @@ def test_whose_lease_is_free() -> None:
     assert not holder_gone(Lease("h", parent, "another-host", "b", now, now))
     assert holder_gone(Lease("h", parent, "another-host", "b", now, now - LEASE_TTL_S - 1))
     assert holder_gone(Lease("h", os.getpid(), HOST, "ended", now, now))  # ours, not running
+
+
+# --- flaky under load: the v1.1 FINALIZE answer's state depended on how long it took --------
+
+
+class RushingClock(ManualClock):
+    """Every reading of the time is two seconds later: a request that takes "long"."""
+
+    def now(self) -> float:
+        self.advance(2.0)
+        return super().now()
+
+
+@pytest.mark.parametrize("api", ["v2", "v1.1"])
+async def test_the_finalize_that_starts_processing_says_pending(
+    tmp_path: Path, media_dir: Path, api: str
+) -> None:
+    pytest.importorskip("av")
+    clip = mf.make_mp4(media_dir / "clip.mp4", seconds=1.0)
+    emu = Emulator(clock=RushingClock(START), processing_seconds=30.0, state=tmp_path / "p.sqlite")
+    events: list[Event] = []
+    with emu:
+        async with mk.MediaClient(emulator=emu, api=api, on_event=events.append) as client:
+            state = await client.send_file(inspect_file(clip))
+    assert state.state == "pending"  # X's FINALIZE answer, however slow the request was
+    assert [e.state for e in events if e.command == "FINALIZE"] == ["pending"]

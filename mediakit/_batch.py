@@ -26,9 +26,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ._client import MediaClient, RequestContext, answer_lost
+from ._client import MediaClient, RequestContext
 from ._errors import APIError, MediakitError, ProcessingError, TLSError, TransportError
-from ._failures import processing_error
+from ._failures import answer_lost, processing_error
 from ._media import FileCheck, recheck
 from ._protocol import MediaState
 from ._records import OK_STATES, Event, FileRecord

@@ -30,33 +30,33 @@ from ._clock import Clock, SystemClock
 from ._credentials import Credentials
 from ._errors import (
     APIError,
-    AuthError,
     ConfigurationTypeError,
     MediaError,
     ProcessingError,
-    RateLimitError,
-    TLSError,
-    TransportError,
     request_id_of,
 )
-from ._failures import api_error, certificate_refused, processing_error
+from ._failures import (
+    a_refusal,
+    answer_lost,
+    api_error,
+    processing_error,
+    transport_failure,
+    unconfirmed_finalize,
+)
 from ._http import httpx, make_client
 from ._logs import watch
 from ._media import DEFAULT_CHUNK, FileCheck, inspect_file, read_chunk
 from ._protocol import DIALECTS, ErrorInfo, MediaState, Outgoing, parse_error, read_state
 from ._records import Event
-from ._retry import RETRY_STATUSES, RetryPolicy
+from ._retry import RETRY_STATUSES, RetryPolicy, retry_delay
 
 if TYPE_CHECKING:
     from ._target import Target
     from .emulator import Emulator
 
-__all__ = ["MediaClient", "RequestContext", "answer_lost"]
+__all__ = ["MediaClient", "RequestContext"]
 
 log = logging.getLogger("mediakit")
-
-UNREACHED_ATTEMPTS = 2
-"""Attempts per request while no request to the server has been answered yet."""
 
 
 @dataclass(frozen=True)
@@ -291,7 +291,14 @@ class MediaClient:
                 event.error_message = str(exc) or type(exc).__name__
                 self._emit(event)
                 maybe_done = maybe_done or answer_lost(event)
-                failure = self._transport_failure(command, attempt, exc)
+                failure = transport_failure(
+                    command,
+                    attempt,
+                    exc,
+                    url=self.target.base_url,
+                    reached=self.reached,
+                    max_attempts=self.retry.max_attempts,
+                )
                 if failure is not None:
                     raise failure from exc
                 await self.clock.sleep(self.retry.backoff(attempt, self._rng))
@@ -304,7 +311,14 @@ class MediaClient:
             error = ErrorInfo(event.error_code, event.error_name, event.error_message or "")
             if response.status_code in RETRY_STATUSES and attempt < self.retry.max_attempts:
                 maybe_done = maybe_done or answer_lost(event)
-                delay = self._retry_delay(response, attempt)
+                delay = retry_delay(
+                    response.status_code,
+                    response.headers,
+                    attempt,
+                    self.retry,
+                    self._rng,
+                    self.clock.now(),
+                )
                 if delay <= self.retry.max_rate_limit_wait_s:
                     log.info(
                         "%s answered %s; retry %d in %.1fs",
@@ -318,55 +332,6 @@ class MediaClient:
             refused = api_error(command, response, error)
             refused.after_lost_answer = maybe_done
             raise refused
-
-    def _transport_failure(
-        self, command: str, attempt: int, exc: httpx.TransportError
-    ) -> TransportError | None:
-        """The error to raise for a request that got no answer, or None to retry it."""
-        url = self.target.base_url
-        reason = str(exc) or type(exc).__name__
-        if certificate_refused(exc):
-            return TLSError(
-                f"{command}: the TLS certificate of {url} was refused ({reason}); pass "
-                "verify= the path of the CA bundle that signed it (or verify=False for a "
-                "test server you trust)",
-                url=url,
-                reached=self.reached,
-            )
-        if not self.reached and attempt >= min(UNREACHED_ATTEMPTS, self.retry.max_attempts):
-            return TransportError(
-                f"cannot reach {url}: {reason} (no request to it has been answered yet: is "
-                "the server running and the URL right?)",
-                url=url,
-                reached=False,
-            )
-        if attempt >= self.retry.max_attempts:
-            return TransportError(
-                f"{command} failed after {attempt} attempts without an answer: {reason}",
-                url=url,
-            )
-        return None
-
-    def _retry_delay(self, response: httpx.Response, attempt: int) -> float:
-        headers = response.headers
-        retry_after = headers.get("retry-after")
-        if retry_after is not None:
-            try:
-                return max(0.0, float(retry_after))
-            except ValueError:
-                pass
-        if response.status_code == 429:
-            # Waiting for the reset is right only when a window is spent. A 429 while the
-            # window still has budget is a burst limit: back off briefly and go on (waiting
-            # 15 minutes for a reset there stalled whole batches).
-            for remaining, reset in (
-                ("x-rate-limit-remaining", "x-rate-limit-reset"),
-                ("x-app-limit-24hour-remaining", "x-app-limit-24hour-reset"),
-            ):
-                left, at = _header_number(headers, remaining), _header_number(headers, reset)
-                if left is not None and left <= 0 and at is not None:
-                    return max(1.0, at - self.clock.now() + 1.0)
-        return self.retry.backoff(attempt, self._rng)
 
     def _record(self, event: Event, command: str, response: httpx.Response) -> MediaState | None:
         """Fill the event from the answer and emit it; the parsed media state if any."""
@@ -478,7 +443,7 @@ class MediaClient:
                 "FINALIZE", self.dialect.finalize(media_id), ctx, media_id=media_id
             )
         except APIError as error:
-            if not (reconcile or error.after_lost_answer) or not _a_refusal(error):
+            if not (reconcile or error.after_lost_answer) or not a_refusal(error):
                 raise
             state = await self._reconcile_finalize(media_id, error, ctx)
         if state is None:
@@ -492,28 +457,11 @@ class MediaClient:
         try:
             state = await self.status(media_id, ctx=ctx)
         except APIError as unknown:
-            if not _a_refusal(unknown):
+            if not a_refusal(unknown):
                 raise
-            # Images and subtitles are never reported by STATUS, so a finalized image and an
-            # unknown id look the same: say so instead of calling either a success.
-            error = APIError(
-                f"FINALIZE: the answer to an earlier FINALIZE of media id {media_id} was lost; "
-                f"X now refuses FINALIZE ({refusal.message}) and STATUS does not report the "
-                f"id ({unknown.message}), so whether X finalized it cannot be confirmed (a "
-                "rerun uploads the file again)",
-                status_code=refusal.status_code,
-                code=refusal.code,
-                name=refusal.name,
-                body=refusal.body,
-                request_id=refusal.request_id,
-            )
-            error.after_lost_answer = True
+            error = unconfirmed_finalize(media_id, refusal, unknown)
             raise error from refusal
-        log.info(
-            "FINALIZE of media id %s: an earlier answer was lost; STATUS says %s",
-            media_id,
-            state.state or "ready",
-        )
+        log.info("FINALIZE of %s: its answer was lost; STATUS says %s", media_id, state.state)
         return state
 
     async def status(self, media_id: str, *, ctx: RequestContext | None = None) -> MediaState:
@@ -584,6 +532,7 @@ class MediaClient:
                         check.chunk_size or self.chunk_size,
                         expect_size=check.size or 0,
                         expect_mtime=check.mtime,
+                        expect_identity=check.identity,
                     ),
                 )
                 await self.append(media_id, index, chunk, ctx=ctx)
@@ -602,7 +551,7 @@ class MediaClient:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             resumed = resume_media_id is not None
-            if not (resumed and isinstance(exc, APIError) and _a_refusal(exc)):
+            if not (resumed and isinstance(exc, APIError) and a_refusal(exc)):
                 raise
             # A session resumed from a journal that missed its last answers (a full disk, a
             # kill) may already be finalized: X then refuses its APPENDs. Ask FINALIZE (and
@@ -656,32 +605,3 @@ class MediaClient:
         if alt_text:
             await self.set_alt_text(state.media_id, alt_text, ctx=ctx)
         return state
-
-
-def _header_number(headers: httpx.Headers, name: str) -> float | None:
-    value = headers.get(name)
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-# Transport errors raised before a request left the machine: it cannot have been done.
-_NEVER_SENT = frozenset({"ConnectError", "ConnectTimeout", "PoolTimeout", "UnsupportedProtocol"})
-
-
-def answer_lost(event: Event) -> bool:
-    """Whether X may have done this attempt's work although no answer came back: the
-    connection failed after the request was sent, or a gateway answered 5xx or 408."""
-    if event.http_status is None:
-        return event.ok is False and event.error_name not in _NEVER_SENT
-    return event.http_status >= 500 or event.http_status == 408
-
-
-def _a_refusal(error: APIError) -> bool:
-    """A 4xx refusal of the request itself (not of the credentials, not a rate limit)."""
-    return (
-        error.status_code is not None
-        and 400 <= error.status_code < 500
-        and not isinstance(error, AuthError | RateLimitError)
-    )

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from itertools import pairwise
@@ -404,50 +402,6 @@ async def test_secrets_never_appear(
         for text in texts:
             assert secret not in text
     emu.close()
-
-
-def test_unreadable_file_as_an_unprivileged_user(tmp_path: Path) -> None:
-    """Root reads anything, so the reader runs as nobody in a forked child."""
-    base = Path(tempfile.mkdtemp(prefix="mediakit-nobody-"))
-    base.chmod(0o777)
-    folder = base / "media"
-    folder.mkdir()
-    folder.chmod(0o777)
-    readable = mf.make_png(folder / "ok.png")
-    locked = mf.make_png(folder / "locked.png")
-    readable.chmod(0o644)
-    locked.chmod(0o000)
-    # The Python install lives under root's home, unreadable to nobody: import everything the
-    # child will need by running the same path once here first.
-    import concurrent.futures.thread  # noqa: F401
-
-    warm = Emulator(state=tmp_path / "warm.sqlite", processing_seconds=1.0)
-    assert mk.upload_folder(folder, pattern="ok.png", emulator=warm, progress="none").ok
-    warm.close()
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: drop to nobody, upload, report
-        code = 1
-        try:
-            os.close(read_end)
-            os.setgid(65534)
-            os.setuid(65534)
-            os.environ["XDG_CACHE_HOME"] = str(base / "cache")
-            emu = Emulator(state=base / "state.sqlite", processing_seconds=1.0)
-            result = mk.upload_folder(folder, emulator=emu, progress="none")
-            rows = result.items[["path", "state", "error_message"]].astype(str).values.tolist()
-            os.write(write_end, json.dumps(rows).encode())
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        data = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    assert os.WEXITSTATUS(status) == 0, data
-    rows = {Path(p).name: (s, e) for p, s, e in json.loads(data)}
-    assert rows["ok.png"][0] == "succeeded"
-    assert rows["locked.png"][0] == "invalid" and "permission denied" in rows["locked.png"][1]
 
 
 def test_default_target_is_the_builtin_emulator(

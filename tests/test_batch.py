@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import subprocess
 import sys
@@ -19,7 +18,6 @@ import mediakit as mk
 from mediakit import ManualClock, ScaledClock
 from mediakit._batch import Batch, BatchInput
 from mediakit._client import MediaClient, RetryPolicy
-from mediakit._credentials import Credentials
 from mediakit._media import inspect_file
 from mediakit._records import FileRecord
 from mediakit.emulator import Emulator, running
@@ -343,65 +341,6 @@ async def test_missing_folder_and_empty_folder(emulator: Emulator, tmp_path: Pat
     result = await mk.upload_folder_async(tmp_path / "empty", emulator=emulator)
     assert len(result.items) == 0 and result.ok
     assert "no media files" in capsys.readouterr().out
-
-
-async def test_secrets_never_appear(
-    tmp_path: Path,
-    media_dir: Path,
-    caplog: pytest.LogCaptureFixture,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    secret_cs, secret_ats = "SECRET-consumer-9f8e7d", "SECRET-token-secret-1a2b3c"
-    emu = Emulator(
-        consumer_key="ck-visible",
-        consumer_secret=secret_cs,
-        access_token="77-visible",
-        access_token_secret=secret_ats,
-        clock=ScaledClock(100),
-        processing_seconds=2.0,
-        faults={"APPEND": {503: 0.3}},
-        seed=1,
-        state=tmp_path / "s.sqlite",
-    )
-    creds = Credentials.oauth1("ck-visible", secret_cs, "77-visible", secret_ats)
-    caplog.set_level(logging.DEBUG)
-    files = [
-        mf.make_png(media_dir / "p.png"),
-        mf.make_mp4(media_dir / "c.mp4"),
-        mf.make_noise(media_dir / "n.bin", 99),
-    ]
-    with running(emu) as url:
-        result = await mk.upload_files_async(
-            files, credentials=creds, base_url=url, clock=emu.clock, retry=FAST, chunk_size=4096
-        )
-        bad = Credentials.oauth1("ck-visible", "SECRET-wrong-5e6f", "77-visible", secret_ats)
-        failed = await mk.upload_files_async(
-            files[:1], credentials=bad, base_url=url, clock=emu.clock, force=True
-        )
-    texts = [
-        repr(result),
-        repr(failed),
-        repr(creds),
-        str(creds),
-        caplog.text,
-        capsys.readouterr().out,
-        result.items.to_csv(),
-        result.events.to_csv(),
-        failed.items.to_csv(),
-        failed.events.to_csv(),
-    ]
-    # The journal (every batch is journaled by default), byte for byte, WAL included.
-    from mediakit._journal import default_journal_path
-
-    journal = default_journal_path()
-    assert journal.exists()
-    for part in journal.parent.glob(journal.name + "*"):
-        texts.append(part.read_bytes().decode("latin-1"))
-    assert failed.items.loc[0, "state"] == "failed"
-    for secret in (*creds.secrets(), "SECRET-wrong-5e6f"):
-        for text in texts:
-            assert secret not in text
-    emu.close()
 
 
 def test_default_target_is_the_builtin_emulator(

@@ -47,11 +47,13 @@ def new_batch_id() -> str:
 
 @dataclass(frozen=True)
 class Resume:
-    """Where a journaled upload stopped: poll its processing, or continue its APPENDs."""
+    """Where a journaled upload stopped: poll its processing, continue its APPENDs, or (done)
+    only what comes after X's FINALIZE said the media was ready (the alt text)."""
 
-    kind: str  # "poll" | "append"
+    kind: str  # "poll" | "append" | "done"
     media_id: str
     done_segments: frozenset[int] = frozenset()
+    expires_at: float | None = None
 
 
 class Claims(Protocol):
@@ -245,10 +247,13 @@ class Batch:
         ctx = RequestContext(self.batch_id, record.file_id, record.path)
         try:
             while True:
-                if item.resume is not None and item.resume.kind == "poll":
+                if item.resume is not None and item.resume.kind in ("poll", "done"):
                     holder = self._take(item)
                     if holder is None:
-                        self._poll_again(item)
+                        if item.resume.kind == "done":
+                            await self._finished_before(item, ctx)
+                        else:
+                            self._poll_again(item)
                         return
                 else:
                     async with self._slots:
@@ -276,6 +281,15 @@ class Batch:
     def _take(self, item: BatchInput) -> object | None:
         """Claim the file for this batch: None when it is ours, else who holds it."""
         return None if self._claims is None else self._claims.take(item)
+
+    async def _finished_before(self, item: BatchInput, ctx: RequestContext) -> None:
+        """X's FINALIZE said ready before the last run stopped: finish what came after."""
+        record = item.record
+        assert item.resume is not None
+        record.media_id = item.resume.media_id
+        record.expires_at = item.resume.expires_at
+        record.started_at = record.uploaded_at = self.client.clock.now()
+        await self._succeed(record, ctx)
 
     def _poll_again(self, item: BatchInput) -> None:
         """FINALIZE was answered before the last run stopped: only processing is left."""

@@ -97,6 +97,9 @@ class PriorUpload:
     error_code: str | None = None
     error_name: str | None = None
     error_message: str | None = None
+    # What X's FINALIZE answer said: a processing state, or None for media ready at once.
+    finalize_state: str | None = None
+    finalize_expires_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -392,6 +395,7 @@ class Journal:
             acknowledged: frozenset[int] = frozenset()
             session_expires_at = None
             finalized = False
+            final = None
             media_id = row["media_id"]
             if media_id:
                 acks = db.execute(
@@ -406,14 +410,12 @@ class Journal:
                     (media_id,),
                 ).fetchone()
                 session_expires_at = init[0] if init else None
-                finalized = (
-                    db.execute(
-                        "SELECT 1 FROM events WHERE media_id = ? AND command = 'FINALIZE' "
-                        "AND ok = 1 LIMIT 1",
-                        (media_id,),
-                    ).fetchone()
-                    is not None
-                )
+                final = db.execute(
+                    "SELECT state, expires_at FROM events WHERE media_id = ? "
+                    "AND command = 'FINALIZE' AND ok = 1 ORDER BY seq DESC LIMIT 1",
+                    (media_id,),
+                ).fetchone()
+                finalized = final is not None
             return PriorUpload(
                 state=row["state"],
                 media_id=media_id,
@@ -426,6 +428,8 @@ class Journal:
                 error_code=row["error_code"],
                 error_name=row["error_name"],
                 error_message=row["error_message"],
+                finalize_state=final["state"] if final is not None else None,
+                finalize_expires_at=final["expires_at"] if final is not None else None,
             )
 
         found: PriorUpload | None = self._read(query)

@@ -1,7 +1,8 @@
 """Resume: what the journal already knows about each file of a new batch.
 
 A file that succeeded and is still valid is `skipped` with its earlier media id; one X was
-processing is polled again; an unfinished upload session continues from the segments X
+processing is polled again; one X finalized as ready, but whose run stopped before recording
+it, ends from there (its alt text set); an unfinished upload session continues from the segments X
 acknowledged; the rest start over. A file is the same by path, size and modification time (or
 content hash), on the same target (`Target.key`) and account.
 """
@@ -59,8 +60,14 @@ def resume_from(item: BatchInput, prior: PriorUpload, now: float) -> bool:
         record.finished_at = now
         record.error_message = None
         return True
-    if prior.finalized and prior.state in ("processing", "cancelled") and alive:
-        item.resume = Resume("poll", prior.media_id)
+    if prior.finalized and prior.state in ("uploading", "processing", "cancelled") and alive:
+        if prior.finalize_state in (None, "succeeded"):
+            # FINALIZE said the media was ready, and the run stopped before it said so (or
+            # before the alt text): nothing to upload, only what comes after.
+            expires = prior.finalize_expires_at or prior.expires_at
+            item.resume = Resume("done", prior.media_id, expires_at=expires)
+        else:
+            item.resume = Resume("poll", prior.media_id)
         return True
     if (
         not prior.finalized

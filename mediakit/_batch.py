@@ -249,6 +249,9 @@ class Batch:
             while True:
                 if item.resume is not None and item.resume.kind in ("poll", "done"):
                     holder = self._take(item)
+                    if holder is None and record.final:  # another process finished it
+                        self._finish(record, record.state)
+                        return
                     if holder is None:
                         if item.resume.kind == "done":
                             await self._finished_before(item, ctx)
@@ -258,6 +261,19 @@ class Batch:
                 else:
                     async with self._slots:
                         holder = self._take(item)
+                        if holder is None and record.final:  # another process finished it
+                            self._finish(record, record.state)
+                            return
+                        if (
+                            holder is None
+                            and item.resume is not None
+                            and item.resume.kind
+                            in (
+                                "poll",
+                                "done",
+                            )
+                        ):
+                            continue  # it finalized it since: poll or finish, holding no slot
                         if holder is None:
                             state = await self._send(item, ctx)
                             if state is None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from ._batch import BatchInput
 from ._errors import JournalError
-from ._journal import Journal, Lease
+from ._journal import Journal, Lease, PriorUpload
 from ._records import FAILED_STATES, OK_STATES, FileRecord
 from ._resume import prior_of, resume_from
 from ._target import Target
@@ -84,6 +84,8 @@ class Leases:
     target: Target
     batch_id: str
     force: bool = False
+    # The batch each file's planned resume came from (None: nothing was journaled for it).
+    planned: dict[int, str | None] = field(default_factory=dict)
     _held: set[str] = field(default_factory=set)
     _broken: bool = False  # the journal refused a lease write: go on without coordinating
 
@@ -114,6 +116,7 @@ class Leases:
         if not taken:
             return previous
         self._held.add(key)
+        self._since_planned(item, time.time())
         if previous is not None:
             log.info(
                 "%s: took over from process %d (batch %s), which is gone",
@@ -140,7 +143,10 @@ class Leases:
         prior = None if self.force else prior_of(item, self.book, self.target)
         if prior is None or prior.batch_id != holder.batch_id:
             return  # the holder recorded nothing for it: upload it here
-        by = f"process {holder.pid} (batch {holder.batch_id})"
+        self._adopt(item, prior, f"process {holder.pid} (batch {holder.batch_id})", now)
+
+    def _adopt(self, item: BatchInput, prior: PriorUpload, by: str, now: float) -> None:
+        """Take up another process's outcome for the file (see `settle`)."""
         record = item.record
         if prior.state in OK_STATES:
             if resume_from(item, prior, now) and record.state == "skipped":
@@ -153,6 +159,19 @@ class Leases:
             record.error_message = f"another {by} tried it: {prior.error_message or prior.state}"
             return
         resume_from(item, prior, now)  # the holder stopped half way: continue from there
+
+    def _since_planned(self, item: BatchInput, now: float) -> None:
+        """Just claimed: another process may have finished the file since this batch planned
+        (and released it before this claim). Its outcome then stands, as if waited for."""
+        if self.force:
+            return
+        prior = prior_of(item, self.book, self.target)
+        if prior is None or prior.batch_id in (
+            self.batch_id,
+            self.planned.get(item.record.file_id),
+        ):
+            return
+        self._adopt(item, prior, f"process (batch {prior.batch_id})", now)
 
     def release(self, record: FileRecord) -> None:
         """Give up the file (its outcome is journaled): a waiting process may read it now."""

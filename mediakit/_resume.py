@@ -21,16 +21,22 @@ RESUME_MARGIN_S = 60.0  # a media id about to expire is uploaded again
 
 def plan_resume(
     inputs: list[BatchInput], book: Journal, target: Target, now: float, *, force: bool
-) -> None:
-    """Skip what already succeeded, poll what was processing, continue live sessions."""
+) -> dict[int, str | None]:
+    """Skip what already succeeded, poll what was processing, continue live sessions.
+
+    Returns, per file id, the batch whose journaled outcome the plan used (None: none).
+    """
+    planned: dict[int, str | None] = {}
     if force:
-        return
+        return planned
     for item in inputs:
         if not item.check.ok or item.same_as is not None:
             continue
         prior = prior_of(item, book, target)
+        planned[item.record.file_id] = prior.batch_id if prior is not None else None
         if prior is not None:
             resume_from(item, prior, now)
+    return planned
 
 
 def prior_of(item: BatchInput, book: Journal, target: Target) -> PriorUpload | None:

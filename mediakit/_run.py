@@ -124,9 +124,10 @@ async def run_batch(
     if o.content_hash:
         await asyncio.to_thread(hash_files, inputs)
     writer: JournalWriter | None = None
+    planned: dict[int, str | None] = {}
     if book is not None:
         try:
-            plan_resume(inputs, book, target, client.clock.now(), force=o.force)
+            planned = plan_resume(inputs, book, target, client.clock.now(), force=o.force)
         except BaseException:
             book.close()
             await client.aclose()
@@ -146,7 +147,7 @@ async def run_batch(
         view.changed()
 
     # Files are claimed in the journal, so another process on it never uploads them twice.
-    leases = Leases(book, target, batch_id, force=o.force) if book is not None else None
+    leases = Leases(book, target, batch_id, o.force, planned) if book is not None else None
     batch = Batch(
         client,
         inputs,

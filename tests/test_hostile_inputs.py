@@ -31,7 +31,7 @@ from mediakit._retry import RetryPolicy
 from mediakit.emulator import Emulator, running
 
 from . import mediafactory as mf
-from .unprivileged import as_nobody, shared_dir
+from .unprivileged import as_nobody, needs_root, shared_dir
 
 pytestmark = pytest.mark.reliability
 
@@ -236,7 +236,7 @@ def _char_device(d: Path) -> Path:
 
 def _block_device(d: Path) -> Path:
     if os.geteuid() != 0:
-        pytest.skip("making a block device node needs root")
+        needs_root("making a block device node needs root")
     os.mknod(d / "disk.mp4", stat.S_IFBLK | 0o600, os.makedev(7, 0))
     return d / "disk.mp4"
 
@@ -841,8 +841,6 @@ def make_journal(path: Path, media_dir: Path, tmp_path: Path) -> list[str]:
 
 
 def test_a_read_only_journal_still_opens_for_reading(tmp_path: Path, media_dir: Path) -> None:
-    from .unprivileged import as_nobody, shared_dir
-
     base = shared_dir()
     journal = base / "folder" / "journal.sqlite"
     media_dir = base / "media"
@@ -928,7 +926,7 @@ def small_disk(where: Path, size: str) -> Iterator[Callable[[str], None]]:
         text=True,
     )
     if mount.returncode != 0:
-        pytest.skip(
+        needs_root(
             f"cannot mount a small tmpfs here ({mount.stderr.strip()}); the same case "
             "runs without privileges in test_a_journal_that_hits_its_file_size_limit"
         )

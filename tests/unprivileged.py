@@ -20,13 +20,21 @@ import pytest
 
 NOBODY = 65534
 
-__all__ = ["NOBODY", "as_nobody", "shared_dir"]
+__all__ = ["NOBODY", "as_nobody", "needs_root", "shared_dir"]
+
+
+def needs_root(why: str) -> None:
+    """Skip without root, or fail where root is promised (`MEDIAKIT_REQUIRE_ROOT=1`, as in
+    `.ci/run`): there a skip would hide a case that did not run."""
+    if os.environ.get("MEDIAKIT_REQUIRE_ROOT") == "1":
+        pytest.fail(f"{why}, and MEDIAKIT_REQUIRE_ROOT=1 says the suite runs with it")
+    pytest.skip(why)
 
 
 def shared_dir(prefix: str = "mediakit-nobody-") -> Path:
     """A folder outside root's home that nobody can enter and write."""
     if os.geteuid() != 0:
-        pytest.skip("dropping to another user needs root (the suite runs as root in CI)")
+        needs_root("dropping to another user needs root")
     base = Path(tempfile.mkdtemp(prefix=prefix))
     base.chmod(0o777)
     return base

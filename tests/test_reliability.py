@@ -299,7 +299,8 @@ def test_two_processes_on_one_journal_upload_each_file_once(
             # already in the journal is: without a reason.)
     assert all(len(media_ids) == 1 for media_ids in mine.values())  # both agree per file
     uploaded = [sum(state == "succeeded" for _, state, _, _ in o["rows"]) for o in (first, second)]
-    assert sum(uploaded) == 60 and min(uploaded) > 0  # they shared the work
+    assert sum(uploaded) == 60  # each file uploaded by one of them, once
+    # (How they shared the work depends on how fast each started: not a promise.)
 
 
 DIES = """

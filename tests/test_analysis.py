@@ -166,11 +166,22 @@ async def test_latency_matches_the_processing_times_set_in_the_emulator(
         ("tweet_image", "< 1 MB"): 1,
         ("tweet_image", "1–5 MB"): 1,
     }
+    # Processing is measured from the client's side: it began somewhere inside the FINALIZE
+    # request and was seen over inside a STATUS request. Those requests' own durations (longer
+    # on a loaded machine) bound the error, so they are the slack, not a fixed margin.
+    slack = {
+        command: max(
+            READ_SLACK_S,
+            *(e.elapsed_s or 0 for e in result._events if e.command == command),
+        )
+        for command in ("FINALIZE", "STATUS")
+    }
     for band, seconds in (("< 1 MB", 4.0), ("5–15 MB", 12.0)):
         row = table.loc[("tweet_video", band)]
         for stat in ("median", "p90", "p99", "max"):
             measured = row[f"processing_{stat}_s"]
-            assert seconds - READ_SLACK_S <= measured < seconds + MAX_CHECK_AFTER_S, (band, stat)
+            low, high = seconds - slack["FINALIZE"], seconds + MAX_CHECK_AFTER_S + slack["STATUS"]
+            assert low <= measured < high, (band, stat, measured, slack)
         assert row["upload_median_s"] > 0
         assert row["total_median_s"] == pytest.approx(
             row["upload_median_s"] + row["processing_median_s"], abs=MAX_CHECK_AFTER_S

@@ -19,7 +19,7 @@ from mediakit import ManualClock, ScaledClock
 from mediakit._batch import Batch, BatchInput
 from mediakit._client import MediaClient, RetryPolicy
 from mediakit._media import inspect_file
-from mediakit._records import FileRecord
+from mediakit._records import Event, FileRecord
 from mediakit.emulator import Emulator, running
 
 from . import mediafactory as mf
@@ -111,17 +111,40 @@ async def test_a_mixed_folder(
     assert result.summary() in out
 
 
+class HeldClock(ManualClock):
+    """A manual clock whose sleeps wait until `release` is set (then jump, as ManualClock's)."""
+
+    def __init__(self, start: float) -> None:
+        super().__init__(start)
+        self.release = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.wait_for(self.release.wait(), timeout=60)  # else: a slot was held
+        await super().sleep(seconds)
+
+
 async def test_longest_processing_first_and_processing_holds_no_slot(
     tmp_path: Path, media_dir: Path
 ) -> None:
-    clock = ManualClock(1_800_000_000)
+    clock = HeldClock(1_800_000_000)
     emu = Emulator(clock=clock, processing_seconds=30.0, state=tmp_path / "s.sqlite")
     small = mf.make_mp4(media_dir / "small.mp4", seconds=1.0)
     big = mf.make_mp4(media_dir / "big.mp4", seconds=2.0, width=160, height=120)
     image = mf.make_png(media_dir / "i.png")
     gif = mf.make_gif(media_dir / "g.gif", frames=3)
+
+    def second_finalize_lets_time_run(event: Event) -> None:
+        if event.command == "FINALIZE" and event.ok and event.path == str(small.absolute()):
+            clock.release.set()
+
+    # Time stands still (the poller cannot see the big video's processing end) until the
+    # small video's FINALIZE: if processing held the one slot, that would never come.
     result = await mk.upload_files_async(
-        [image, small, gif, big], emulator=emu, concurrency=1, progress="none"
+        [image, small, gif, big],
+        emulator=emu,
+        concurrency=1,
+        progress="none",
+        on_event=second_finalize_lets_time_run,
     )
     assert result.ok
     inits = [r for r in emu.requests if r.command == "INIT"]

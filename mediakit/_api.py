@@ -11,7 +11,6 @@ import asyncio
 import dataclasses
 import os
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, Unpack, overload
 
 from ._check import instance_of
@@ -60,6 +59,8 @@ async def upload_files_async(
     Raises:
         ConfigurationError: a bad option (named), or a DataFrame without one `path` column.
         CredentialsError: `target="x"` without usable credentials.
+        JournalError: the journal cannot be used (not a journal, damaged, read-only);
+            nothing was sent.
         TransportError: the server could not be reached at all (its `result` holds the
             batch as recorded).
 
@@ -106,6 +107,8 @@ async def upload_folder_async(
     Raises:
         MediaError: `folder` is missing, not a folder, or cannot be read.
         ConfigurationError: a bad option (named).
+        JournalError: the journal cannot be used (not a journal, damaged, read-only);
+            nothing was sent.
         TransportError: the server could not be reached at all.
     """
     resolved = resolve_options("upload_folder", options, kwargs)
@@ -166,6 +169,8 @@ def upload_files(
     Raises:
         ConfigurationError: a bad option (named), or a DataFrame without one `path` column.
         CredentialsError: `target="x"` without usable credentials.
+        JournalError: the journal cannot be used (not a journal, damaged, read-only);
+            nothing was sent.
         TransportError: the server could not be reached at all.
         KeyboardInterrupt: Ctrl-C or "interrupt kernel", once the batch has stopped cleanly
             (unfinished files end `cancelled`, and the journal has everything).
@@ -222,12 +227,18 @@ def upload_folder(
     Raises:
         MediaError: `folder` is missing, not a folder, or cannot be read.
         ConfigurationError: a bad option (named).
+        JournalError: the journal cannot be used (not a journal, damaged, read-only);
+            nothing was sent.
         TransportError: the server could not be reached at all.
         KeyboardInterrupt: Ctrl-C or "interrupt kernel", once the batch has stopped cleanly.
     """
     resolved = resolve_options("upload_folder", options, kwargs)
-    if not Path(folder).exists():
-        raise MediaError(str(folder), "no such folder")
+    try:
+        os.stat(folder)
+    except FileNotFoundError:
+        raise MediaError(str(folder), "no such folder") from None
+    except OSError:
+        pass  # unreadable: `discover` says why, in the same words as for any other folder
     return _start(upload_folder_async, folder, wait, resolved, pattern=pattern, recursive=recursive)
 
 

@@ -12,6 +12,10 @@
 - A file that must be prepared first (repaired, with fix=True: `_fix`) joins the upload queue
   as soon as it is ready, while the others upload: the first uploads never wait for the last
   repair.
+- Files another process is uploading through the same journal are not uploaded twice:
+  `claims` (`_lease.Leases`) makes the batch wait for them and report their outcome.
+- Each file is checked again just before its first request: one gone, changed or unreadable
+  since it was inspected (a folder deleted mid-batch) ends `invalid` without an INIT.
 """
 
 from __future__ import annotations
@@ -23,16 +27,16 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from ._client import MediaClient, RequestContext
 from ._errors import APIError, MediakitError, ProcessingError, TLSError, TransportError
-from ._failures import processing_error
-from ._media import FileCheck
+from ._failures import answer_lost, processing_error
+from ._media import FileCheck, recheck
 from ._protocol import MediaState
 from ._records import OK_STATES, Event, FileRecord
 
-__all__ = ["Batch", "BatchInput", "Prepare", "Resume", "new_batch_id"]
+__all__ = ["Batch", "BatchInput", "Claims", "Prepare", "Resume", "new_batch_id"]
 
 log = logging.getLogger("mediakit")
 
@@ -46,15 +50,30 @@ def new_batch_id() -> str:
 
 @dataclass(frozen=True)
 class Resume:
-    """Where a journaled upload stopped: poll its processing, or continue its APPENDs."""
+    """Where a journaled upload stopped: poll its processing, continue its APPENDs, or (done)
+    only what comes after X's FINALIZE said the media was ready (the alt text)."""
 
-    kind: str  # "poll" | "append"
+    kind: str  # "poll" | "append" | "done"
     media_id: str
     done_segments: frozenset[int] = frozenset()
     # What the session was sending when it was a repaired copy: an "append" continues only
     # with that very copy (the same path and size), never with other bytes.
     repaired_path: str | None = None
     size: int | None = None
+    expires_at: float | None = None
+
+
+class Claims(Protocol):
+    """Who may upload a file when several processes share a journal (see `_lease.Leases`)."""
+
+    def take(self, item: BatchInput) -> object | None:
+        """Claim the file: None when it is this batch's now, else who holds it."""
+
+    async def settle(self, item: BatchInput, holder: Any, now: float) -> None:
+        """Wait for the holder; end the record with its outcome, or leave it to resume."""
+
+    def release(self, record: FileRecord) -> None:
+        """The file's outcome is recorded: give it up."""
 
 
 @dataclass
@@ -92,6 +111,7 @@ class Batch:
         on_change: Callable[[FileRecord], None] | None = None,
         on_event: Callable[[Event], None] | None = None,
         prepare: Prepare | None = None,
+        claims: Claims | None = None,
     ) -> None:
         self.client = client
         self._prepare = prepare
@@ -103,6 +123,7 @@ class Batch:
         self.status_deadline_s = status_deadline_s or client.status_deadline_s
         self._on_change = on_change
         self._on_event = on_event
+        self._claims = claims
         self._slots = asyncio.Semaphore(concurrency)
         self._waiting: list[tuple[float, int, int, MediaState]] = []  # (due, seq, file_id, state)
         self._seq = itertools.count()
@@ -126,6 +147,10 @@ class Batch:
                 record.retries += 1
             if event.command == "STATUS":
                 record.status_polls += 1
+            if event.command == "INIT" and answer_lost(event):
+                # X may have opened a session whose id never reached us: nobody will finish
+                # it (it expires unused). Counted, so the result can say so.
+                record.orphan_sessions += 1
         if self._on_event is not None:
             self._on_event(event)
 
@@ -144,7 +169,8 @@ class Batch:
         record.finished_at = self.client.clock.now()
         if error is not None:
             record.error_message = _message(error)
-            if _not_found(error) and record.media_id:
+            lost = isinstance(error, APIError) and error.after_lost_answer
+            if _not_found(error) and record.media_id and not lost:
                 record.error_message = (
                     f"X no longer knows media id {record.media_id} (expired or removed): "
                     f"{record.error_message}"
@@ -152,7 +178,9 @@ class Batch:
             if isinstance(error, APIError):
                 record.error_code = None if error.code is None else str(error.code)
                 record.error_name = error.name
-        self._changed(record)
+        self._changed(record)  # journaled before the lease goes: a waiting process reads it
+        if self._claims is not None:
+            self._claims.release(record)
 
     # the run
 
@@ -265,53 +293,48 @@ class Batch:
         await self._upload(item)
 
     async def _upload(self, item: BatchInput) -> None:
-        record, check = item.record, item.check
+        record = item.record
         ctx = RequestContext(self.batch_id, record.file_id, record.path)
-        resume = item.resume
         try:
-            if resume is not None and resume.kind == "poll":
-                # FINALIZE was answered before the last run stopped: only processing is left.
-                record.state, record.phase = "processing", "STATUS"
-                record.media_id = resume.media_id
-                record.started_at = record.uploaded_at = self.client.clock.now()
-                self._changed(record)
-                self._schedule(record, MediaState(resume.media_id, state="pending"), due_now=True)
-                return
-            async with self._slots:
-                record.state = "uploading"
-                record.phase = "INIT"
-                record.started_at = self.client.clock.now()
-                self._changed(record)
-
-                def media_id_known(state: MediaState) -> None:
-                    record.media_id, record.media_key = state.media_id, state.media_key
-                    record.expires_at = state.expires_at
-                    record.phase = "APPEND"
-                    self._changed(record)
-
-                def segment_done(_index: int, size: int) -> None:
-                    record.segments_done += 1
-                    record.bytes_done += size
-                    if record.segments_done == record.segments:
-                        record.phase = "FINALIZE"
-                    self._changed(record)
-
-                done = resume.done_segments if resume is not None else frozenset()
-                record.segments_done = len(done)
-                record.bytes_done = sum(
-                    min(check.chunk_size or 0, (check.size or 0) - i * (check.chunk_size or 0))
-                    for i in done
-                )
-                state = await self.client.send_file(
-                    check,
-                    ctx=ctx,
-                    on_segment=segment_done,
-                    on_media_id=media_id_known,
-                    resume_media_id=resume.media_id if resume is not None else None,
-                    done_segments=done,
-                )
-                record.uploaded_at = self.client.clock.now()
-                self._absorb(record, state)
+            while True:
+                if item.resume is not None and item.resume.kind in ("poll", "done"):
+                    holder = self._take(item)
+                    if holder is None and record.final:  # another process finished it
+                        self._finish(record, record.state)
+                        return
+                    if holder is None:
+                        if item.resume.kind == "done":
+                            await self._finished_before(item, ctx)
+                        else:
+                            self._poll_again(item)
+                        return
+                else:
+                    async with self._slots:
+                        holder = self._take(item)
+                        if holder is None and record.final:  # another process finished it
+                            self._finish(record, record.state)
+                            return
+                        if (
+                            holder is None
+                            and item.resume is not None
+                            and item.resume.kind
+                            in (
+                                "poll",
+                                "done",
+                            )
+                        ):
+                            continue  # it finalized it since: poll or finish, holding no slot
+                        if holder is None:
+                            state = await self._send(item, ctx)
+                            if state is None:
+                                return
+                            break
+                # Another process is uploading this file: wait for it, holding no slot.
+                assert self._claims is not None
+                await self._claims.settle(item, holder, self.client.clock.now())
+                if record.final:  # it finished the file: report its outcome
+                    self._finish(record, record.state)
+                    return
             await self._conclude(record, state, ctx)
         except Exception as exc:
             self._failed(record, exc, "uploading")
@@ -320,6 +343,75 @@ class Batch:
         finally:
             self._uploads_left -= 1
             self._wake.set()
+
+    def _take(self, item: BatchInput) -> object | None:
+        """Claim the file for this batch: None when it is ours, else who holds it."""
+        return None if self._claims is None else self._claims.take(item)
+
+    async def _finished_before(self, item: BatchInput, ctx: RequestContext) -> None:
+        """X's FINALIZE said ready before the last run stopped: finish what came after."""
+        record = item.record
+        assert item.resume is not None
+        record.media_id = item.resume.media_id
+        record.expires_at = item.resume.expires_at
+        record.started_at = record.uploaded_at = self.client.clock.now()
+        await self._succeed(record, ctx)
+
+    def _poll_again(self, item: BatchInput) -> None:
+        """FINALIZE was answered before the last run stopped: only processing is left."""
+        record = item.record
+        assert item.resume is not None
+        record.state, record.phase = "processing", "STATUS"
+        record.media_id = item.resume.media_id
+        record.started_at = record.uploaded_at = self.client.clock.now()
+        self._changed(record)
+        self._schedule(record, MediaState(item.resume.media_id, state="pending"), due_now=True)
+
+    async def _send(self, item: BatchInput, ctx: RequestContext) -> MediaState | None:
+        """INIT (or the resumed session), APPENDs, FINALIZE; None if the file ended first."""
+        record, check, resume = item.record, item.check, item.resume
+        # Checked again just before the first request: a file (or its folder) gone since it
+        # was inspected must not cost an INIT, which would be an orphan.
+        problem = await asyncio.to_thread(recheck, check)
+        if problem is not None:
+            record.error_message = problem
+            self._finish(record, "invalid")
+            return None
+        record.state = "uploading"
+        record.phase = "INIT"
+        record.started_at = self.client.clock.now()
+        self._changed(record)
+
+        def media_id_known(state: MediaState) -> None:
+            record.media_id, record.media_key = state.media_id, state.media_key
+            record.expires_at = state.expires_at
+            record.phase = "APPEND"
+            self._changed(record)
+
+        def segment_done(_index: int, size: int) -> None:
+            record.segments_done += 1
+            record.bytes_done += size
+            if record.segments_done == record.segments:
+                record.phase = "FINALIZE"
+            self._changed(record)
+
+        done = resume.done_segments if resume is not None else frozenset()
+        record.segments_done = len(done)
+        record.bytes_done = sum(
+            min(check.chunk_size or 0, (check.size or 0) - i * (check.chunk_size or 0))
+            for i in done
+        )
+        state = await self.client.send_file(
+            check,
+            ctx=ctx,
+            on_segment=segment_done,
+            on_media_id=media_id_known,
+            resume_media_id=resume.media_id if resume is not None else None,
+            done_segments=done,
+        )
+        record.uploaded_at = self.client.clock.now()
+        self._absorb(record, state)
+        return state
 
     async def _conclude(self, record: FileRecord, state: MediaState, ctx: RequestContext) -> None:
         """What a FINALIZE or STATUS answer means for the file: fail, wait, or succeed."""

@@ -33,17 +33,22 @@ from ._errors import (
     ConfigurationTypeError,
     MediaError,
     ProcessingError,
-    TLSError,
-    TransportError,
     request_id_of,
 )
-from ._failures import api_error, certificate_refused, processing_error
+from ._failures import (
+    a_refusal,
+    answer_lost,
+    api_error,
+    processing_error,
+    transport_failure,
+    unconfirmed_finalize,
+)
 from ._http import httpx, make_client
 from ._logs import watch
 from ._media import DEFAULT_CHUNK, FileCheck, inspect_file, read_chunk
 from ._protocol import DIALECTS, ErrorInfo, MediaState, Outgoing, parse_error, read_state
 from ._records import Event
-from ._retry import RETRY_STATUSES, RetryPolicy
+from ._retry import RETRY_STATUSES, RetryPolicy, retry_delay
 
 if TYPE_CHECKING:
     from ._target import Target
@@ -52,9 +57,6 @@ if TYPE_CHECKING:
 __all__ = ["MediaClient", "RequestContext"]
 
 log = logging.getLogger("mediakit")
-
-UNREACHED_ATTEMPTS = 2
-"""Attempts per request while no request to the server has been answered yet."""
 
 
 @dataclass(frozen=True)
@@ -253,6 +255,7 @@ class MediaClient:
         media_id: str | None = None,
     ) -> tuple[httpx.Response, MediaState | None]:
         attempt = 0
+        maybe_done = False  # an earlier attempt may have been done by X without our hearing
         while True:
             attempt += 1
             await self.budget.acquire(command)
@@ -287,7 +290,15 @@ class MediaClient:
                 event.error_name = type(exc).__name__
                 event.error_message = str(exc) or type(exc).__name__
                 self._emit(event)
-                failure = self._transport_failure(command, attempt, exc)
+                maybe_done = maybe_done or answer_lost(event)
+                failure = transport_failure(
+                    command,
+                    attempt,
+                    exc,
+                    url=self.target.base_url,
+                    reached=self.reached,
+                    max_attempts=self.retry.max_attempts,
+                )
                 if failure is not None:
                     raise failure from exc
                 await self.clock.sleep(self.retry.backoff(attempt, self._rng))
@@ -299,7 +310,15 @@ class MediaClient:
                 return response, state
             error = ErrorInfo(event.error_code, event.error_name, event.error_message or "")
             if response.status_code in RETRY_STATUSES and attempt < self.retry.max_attempts:
-                delay = self._retry_delay(response, attempt)
+                maybe_done = maybe_done or answer_lost(event)
+                delay = retry_delay(
+                    response.status_code,
+                    response.headers,
+                    attempt,
+                    self.retry,
+                    self._rng,
+                    self.clock.now(),
+                )
                 if delay <= self.retry.max_rate_limit_wait_s:
                     log.info(
                         "%s answered %s; retry %d in %.1fs",
@@ -310,52 +329,9 @@ class MediaClient:
                     )
                     await self.clock.sleep(delay)
                     continue
-            raise api_error(command, response, error)
-
-    def _transport_failure(
-        self, command: str, attempt: int, exc: httpx.TransportError
-    ) -> TransportError | None:
-        """The error to raise for a request that got no answer, or None to retry it."""
-        url = self.target.base_url
-        reason = str(exc) or type(exc).__name__
-        if certificate_refused(exc):
-            return TLSError(
-                f"{command}: the TLS certificate of {url} was refused ({reason}); pass "
-                "verify= the path of the CA bundle that signed it (or verify=False for a "
-                "test server you trust)",
-                url=url,
-                reached=self.reached,
-            )
-        if not self.reached and attempt >= min(UNREACHED_ATTEMPTS, self.retry.max_attempts):
-            return TransportError(
-                f"cannot reach {url}: {reason} (no request to it has been answered yet: is "
-                "the server running and the URL right?)",
-                url=url,
-                reached=False,
-            )
-        if attempt >= self.retry.max_attempts:
-            return TransportError(
-                f"{command} failed after {attempt} attempts without an answer: {reason}",
-                url=url,
-            )
-        return None
-
-    def _retry_delay(self, response: httpx.Response, attempt: int) -> float:
-        headers = response.headers
-        retry_after = headers.get("retry-after")
-        if retry_after is not None:
-            try:
-                return max(0.0, float(retry_after))
-            except ValueError:
-                pass
-        if response.status_code == 429:
-            reset = headers.get("x-rate-limit-reset")
-            if reset is not None:
-                try:
-                    return max(1.0, float(reset) - self.clock.now() + 1.0)
-                except ValueError:
-                    pass
-        return self.retry.backoff(attempt, self._rng)
+            refused = api_error(command, response, error)
+            refused.after_lost_answer = maybe_done
+            raise refused
 
     def _record(self, event: Event, command: str, response: httpx.Response) -> MediaState | None:
         """Fill the event from the answer and emit it; the parsed media state if any."""
@@ -451,12 +427,41 @@ class MediaClient:
             media_id=media_id,
         )
 
-    async def finalize(self, media_id: str, *, ctx: RequestContext | None = None) -> MediaState:
-        _, state = await self._send(
-            "FINALIZE", self.dialect.finalize(media_id), ctx or RequestContext(), media_id=media_id
-        )
+    async def finalize(
+        self, media_id: str, *, ctx: RequestContext | None = None, reconcile: bool = False
+    ) -> MediaState:
+        """FINALIZE `media_id`; X's media state (processing, or ready).
+
+        When an earlier FINALIZE of the id may have been done without its answer arriving (a
+        retry after a lost answer, or `reconcile=True` for a session resumed from a journal),
+        a refusal is not taken at its word: X may be refusing a second FINALIZE of media it
+        already finalized, so STATUS is asked before giving up.
+        """
+        ctx = ctx or RequestContext()
+        try:
+            _, state = await self._send(
+                "FINALIZE", self.dialect.finalize(media_id), ctx, media_id=media_id
+            )
+        except APIError as error:
+            if not (reconcile or error.after_lost_answer) or not a_refusal(error):
+                raise
+            state = await self._reconcile_finalize(media_id, error, ctx)
         if state is None:
             raise APIError("FINALIZE: the answer carried no media object")
+        return state
+
+    async def _reconcile_finalize(
+        self, media_id: str, refusal: APIError, ctx: RequestContext
+    ) -> MediaState:
+        """What X made of an earlier FINALIZE whose answer was lost, from STATUS."""
+        try:
+            state = await self.status(media_id, ctx=ctx)
+        except APIError as unknown:
+            if not a_refusal(unknown):
+                raise
+            error = unconfirmed_finalize(media_id, refusal, unknown)
+            raise error from refusal
+        log.info("FINALIZE of %s: its answer was lost; STATUS says %s", media_id, state.state)
         return state
 
     async def status(self, media_id: str, *, ctx: RequestContext | None = None) -> MediaState:
@@ -527,6 +532,7 @@ class MediaClient:
                         check.chunk_size or self.chunk_size,
                         expect_size=check.size or 0,
                         expect_mtime=check.mtime,
+                        expect_identity=check.identity,
                     ),
                 )
                 await self.append(media_id, index, chunk, ctx=ctx)
@@ -540,12 +546,19 @@ class MediaClient:
         ]
         try:
             await asyncio.gather(*workers)
-        except BaseException:
+        except BaseException as exc:
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-            raise
-        return await self.finalize(media_id, ctx=ctx)
+            resumed = resume_media_id is not None
+            if not (resumed and isinstance(exc, APIError) and a_refusal(exc)):
+                raise
+            # A session resumed from a journal that missed its last answers (a full disk, a
+            # kill) may already be finalized: X then refuses its APPENDs. Ask FINALIZE (and
+            # STATUS) what became of it rather than failing a file X may hold as done.
+            log.info("APPEND to resumed media id %s refused: reconciling", media_id)
+        # A resumed session may have been finalized by the process that started it.
+        return await self.finalize(media_id, ctx=ctx, reconcile=resume_media_id is not None)
 
     async def wait_processed(
         self,

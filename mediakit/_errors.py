@@ -136,7 +136,8 @@ class APIError(MediakitError):
 
     `status_code` is the HTTP status, `code`/`name` X's error code and title, `body` the answer
     as X sent it (its `errors` list or problem document, as text), `request_id` the id X's
-    support asks for (`x-transaction-id`).
+    support asks for (`x-transaction-id`). `after_lost_answer` is True when an earlier attempt
+    of the same request got no answer (or a 5xx): X may have done that attempt's work.
     """
 
     def __init__(
@@ -156,6 +157,7 @@ class APIError(MediakitError):
         self.name = name
         self.body = body
         self.request_id = request_id
+        self.after_lost_answer = False
 
     def __str__(self) -> str:
         if self.request_id:

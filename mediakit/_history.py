@@ -9,7 +9,6 @@ in one `latency()` table. Every error names the journal file it is about.
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,28 +40,10 @@ def _paths(path: JournalPaths) -> list[Path]:
 
 
 def _check_journal(path: Path) -> None:
-    """A clear error for a missing file or one that is not a mediakit journal.
-
-    Looked at read-only first: `Journal` adds its tables to any SQLite file it opens, and a
-    file that is not a journal must not be changed by being read.
-    """
+    """A clear error for a missing file; what is not a journal `Journal` names (read-only:
+    a file that is not a journal is never changed by being read)."""
     if not path.exists():
         raise MediaError(str(path), "no such journal")
-    if not path.is_file():
-        raise MediaError(str(path), "not a journal file (a directory?)")
-    try:
-        db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
-        try:
-            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        finally:
-            db.close()
-    except sqlite3.DatabaseError as exc:
-        raise MediaError(str(path), f"not a mediakit journal ({exc})") from None
-    missing = {"batches", "files", "events"} - tables
-    if missing:
-        raise MediaError(
-            str(path), f"not a mediakit journal (no {', '.join(sorted(missing))} table)"
-        )
 
 
 def _chosen(
@@ -111,7 +92,8 @@ def open_journal(
         The chosen batches as one `UploadResult`.
 
     Raises:
-        MediaError: naming the file: missing, not a journal, no such batch.
+        MediaError: naming the file: missing, or no such batch in it.
+        JournalError: the file is not a journal, or is damaged (the message says what to do).
     """
     from ._clock import SystemClock
 
@@ -120,7 +102,7 @@ def open_journal(
     infos: dict[str, dict[str, Any]] = {}
     for journal_path in paths:
         _check_journal(journal_path)
-        book = Journal(journal_path)
+        book = Journal(journal_path, read_only=True)
         try:
             for batch_id in book.batch_ids():
                 if batch_id in infos:
@@ -140,7 +122,7 @@ def open_journal(
         ids = [batch_id for _, batch_id, source in chosen if source == journal_path]
         if not ids:
             continue
-        book = Journal(journal_path)
+        book = Journal(journal_path, read_only=True)
         try:
             more_records, more_events = book.load(ids)
         finally:

@@ -6,6 +6,7 @@ import ipaddress
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from ._errors import ConfigurationError
@@ -83,7 +84,7 @@ def make_client(
         timeout_arg = timeout
     else:
         timeout_arg = httpx.Timeout(timeout)
-    return httpx.AsyncClient(
+    client = httpx.AsyncClient(
         base_url=base_url,
         transport=transport,
         auth=auth,
@@ -95,3 +96,62 @@ def make_client(
         ),
         headers={"user-agent": "mediakit"},
     )
+    _close_cancelled_handshakes(client)
+    return client
+
+
+def _close_cancelled_handshakes(client: httpx.AsyncClient) -> None:
+    """Make the client's own transports close a connection whose TLS handshake is cancelled.
+
+    httpcore's backend closes the socket when a handshake fails, but not when it is cancelled
+    (it catches `Exception`, and cancellation is a `BaseException`), so a batch stopped while
+    connections were being set up left sockets open until the garbage collector found them.
+    The transports and their pools' backends are private attributes: where one is not there,
+    nothing changes.
+    """
+    mounts = getattr(client, "_mounts", {})
+    for transport in (getattr(client, "_transport", None), *mounts.values()):
+        if not isinstance(transport, httpx.AsyncHTTPTransport):
+            continue
+        pool = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if backend is not None and not isinstance(backend, _CancelSafeBackend):
+            pool._network_backend = _CancelSafeBackend(backend)  # type: ignore[union-attr]
+
+
+class _CancelSafeBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+        self._inner = inner
+
+    async def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        return _CancelSafeStream(await self._inner.connect_tcp(*args, **kwargs))
+
+    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        return _CancelSafeStream(await self._inner.connect_unix_socket(*args, **kwargs))
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _CancelSafeStream(httpcore.AsyncNetworkStream):
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109 (httpcore's signature)
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        try:
+            return await self._inner.start_tls(*args, **kwargs)
+        except BaseException:
+            await self._inner.aclose()
+            raise
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)

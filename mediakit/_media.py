@@ -42,6 +42,7 @@ __all__ = [
     "inspect_with_info",
     "plan_chunks",
     "read_chunk",
+    "recheck",
     "walk",
 ]
 
@@ -87,6 +88,9 @@ class FileCheck:
     problem: str | None = None
     chunk_size: int | None = None
     segments: int | None = None
+    # (device, inode) of the file inspected: a file replaced by another one (a rename over
+    # it) is caught even when size and mtime were kept.
+    identity: tuple[int, int] | None = None
 
     @property
     def ok(self) -> bool:
@@ -381,7 +385,21 @@ def inspect_with_info(
         )
     except ValueError as exc:
         return check(chosen, str(exc))
-    return FileCheck(file, size, mtime, media_type, kind, chosen, None, planned, segments), info
+    return (
+        FileCheck(
+            file,
+            size,
+            mtime,
+            media_type,
+            kind,
+            chosen,
+            None,
+            planned,
+            segments,
+            (st.st_dev, st.st_ino),
+        ),
+        info,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -509,12 +527,14 @@ def read_chunk(
     *,
     expect_size: int,
     expect_mtime: float | None,
+    expect_identity: tuple[int, int] | None = None,
 ) -> bytes:
     """Segment `index` of the file: at most `chunk_size` bytes from `index * chunk_size`.
 
-    Only this chunk is read into memory. Raises MediaError when the file's size or mtime no
-    longer match what was inspected (checked on the open file before and after reading), when
-    it disappeared or cannot be read; ValueError for a negative index or chunk size.
+    Only this chunk is read into memory. Raises MediaError when the file's size, mtime or
+    identity (`expect_identity`: device and inode) no longer match what was inspected
+    (checked on the open file before and after reading), when it disappeared or cannot be
+    read; ValueError for a negative index or chunk size.
     """
     if index < 0:
         raise ValueError(f"segment index must not be negative, not {index}")
@@ -526,7 +546,7 @@ def read_chunk(
     except OSError as exc:
         raise MediaError(name, _os_problem(exc)) from None
     try:
-        _check_unchanged(name, os.fstat(fd), expect_size, expect_mtime)
+        _check_unchanged(name, os.fstat(fd), expect_size, expect_mtime, expect_identity)
         offset = index * chunk_size
         parts: list[bytes] = []
         wanted = min(chunk_size, max(0, expect_size - offset))
@@ -538,7 +558,7 @@ def read_chunk(
                 break
             parts.append(part)
             got += len(part)
-        _check_unchanged(name, os.fstat(fd), expect_size, expect_mtime)
+        _check_unchanged(name, os.fstat(fd), expect_size, expect_mtime, expect_identity)
     except OSError as exc:
         raise MediaError(name, _os_problem(exc)) from None
     finally:
@@ -546,11 +566,39 @@ def read_chunk(
     return b"".join(parts)
 
 
+def recheck(check: FileCheck) -> str | None:
+    """Why the inspected file can no longer be uploaded as planned, or None if it still can.
+
+    Called just before a file's upload starts: a file (or its whole folder) gone, changed or
+    made unreadable since it was inspected is refused before any request is sent for it.
+    """
+    name = os.fspath(check.path)
+    try:
+        fd = os.open(name, _OPEN_FLAGS)
+    except FileNotFoundError:
+        return "no such file (it disappeared after the batch started)"
+    except OSError as exc:
+        return _os_problem(exc)
+    try:
+        _check_unchanged(name, os.fstat(fd), check.size or 0, check.mtime, check.identity)
+    except MediaError as exc:
+        return exc.reason.replace("while uploading", "since it was inspected")
+    finally:
+        os.close(fd)
+    return None
+
+
 def _check_unchanged(
-    name: str, st: os.stat_result, expect_size: int, expect_mtime: float | None
+    name: str,
+    st: os.stat_result,
+    expect_size: int,
+    expect_mtime: float | None,
+    expect_identity: tuple[int, int] | None = None,
 ) -> None:
     if not stat.S_ISREG(st.st_mode):
         raise MediaError(name, "changed while uploading (no longer a regular file)")
+    if expect_identity is not None and (st.st_dev, st.st_ino) != expect_identity:
+        raise MediaError(name, "changed while uploading (replaced by another file)")
     if st.st_size != expect_size:
         raise MediaError(
             name, f"changed while uploading (size was {expect_size}, now {st.st_size})"

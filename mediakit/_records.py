@@ -143,6 +143,8 @@ class FileRecord:
     bytes_done: int = 0
     retries: int = 0
     status_polls: int = 0
+    # INIT attempts whose answer was lost: sessions X may hold that nobody will finish.
+    orphan_sessions: int = 0
     alt_text: str | None = None
     sha256: str | None = None  # only with content_hash=True: then the identity for resume
     # fix=True: the original's size (the identity for resume, with path and mtime) beside what

@@ -8,7 +8,7 @@ from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._clock import Clock
-from ._records import FILE_STATES, FINAL_STATES, OK_STATES, Event, FileRecord
+from ._records import FILE_STATES, FINAL_STATES, OK_STATES, Event, FileRecord, display_path
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ._model import ProcessingTimeModel
     from ._sync import BackgroundRun
 
-__all__ = ["UploadJob", "UploadResult", "summary_line"]
+__all__ = ["UploadJob", "UploadResult", "name_files", "summary_line"]
 
 
 def summary_line(records: Sequence[FileRecord], target: str, elapsed_s: float | None) -> str:
@@ -49,6 +49,13 @@ def summary_line(records: Sequence[FileRecord], target: str, elapsed_s: float | 
     return text
 
 
+def name_files(records: Sequence[FileRecord], most: int = 10) -> str:
+    """`a.jpg, b.mp4 and 3 more`: the files a warning is about, by name."""
+    names = [display_path(r.path) for r in records[:most]]
+    more = len(records) - len(names)
+    return ", ".join(names) + (f" and {more} more" if more > 0 else "")
+
+
 class UploadResult:
     """Every file's outcome and every HTTP attempt of one batch, as DataFrames."""
 
@@ -63,9 +70,13 @@ class UploadResult:
         clock: Clock,
         started_at: float | None,
         finished_at: float | None,
+        warnings: Sequence[str] = (),
+        not_journaled: Sequence[int] = (),
     ) -> None:
         self._records = records
         self._events = events
+        self._warnings = warnings
+        self._not_journaled = frozenset(not_journaled)
         self.target = target
         self.api = api
         self.batch_id = batch_id
@@ -206,8 +217,36 @@ class UploadResult:
         end = self.finished_at if self.finished_at is not None else self._clock.now()
         return end - self.started_at
 
+    @property
+    def warnings(self) -> list[str]:
+        """What went wrong beside the files' own outcomes, one sentence each: outcomes the
+        journal could not record, upload sessions X may hold that nobody will finish."""
+        found = list(self._warnings)
+        orphans = [r for r in self._records if r.orphan_sessions]
+        if orphans:
+            count = sum(r.orphan_sessions for r in orphans)
+            found.append(
+                f"{count} possible orphan upload session{'s' if count != 1 else ''}: an INIT's "
+                "answer was lost and INIT was sent again, so X may hold sessions nobody will "
+                f"finish (they expire unused); files: {name_files(orphans)}"
+            )
+        return found
+
+    @property
+    def not_journaled(self) -> pd.DataFrame:
+        """The `items` whose outcome the journal could not record (a full disk, say): a
+        rerun would not know them. Empty when the journal has everything."""
+        items = self.items
+        return items[items["file_id"].isin(self._not_journaled)].reset_index(drop=True)
+
     def summary(self) -> str:
-        return summary_line(self._records, self.target, self.elapsed_s)
+        """`37 uploaded to the emulator, 1 failed (see result.failures) in 41.2 s`, with the
+        number of `warnings` when there are any."""
+        text = summary_line(self._records, self.target, self.elapsed_s)
+        count = len(self.warnings)
+        if count:
+            text += f"; {count} warning{'s' if count != 1 else ''} (see result.warnings)"
+        return text
 
     def __repr__(self) -> str:
         return f"<UploadResult {self.summary()}>"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ._check import seconds, whole_number
 
-__all__ = ["RETRY_STATUSES", "RetryPolicy"]
+__all__ = ["RETRY_STATUSES", "RetryPolicy", "retry_delay"]
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 """HTTP statuses a retry can cure: timeouts, rate limits, X's gateway failing."""
@@ -43,3 +44,40 @@ class RetryPolicy:
         """Seconds to wait before retry number `attempt` (1-based): exponential, half jitter."""
         ceiling = min(self.backoff_max_s, self.backoff_base_s * 2.0 ** (attempt - 1))
         return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+def retry_delay(
+    status: int,
+    headers: Mapping[str, str],
+    attempt: int,
+    policy: RetryPolicy,
+    rng: random.Random,
+    now: float,
+) -> float:
+    """Seconds to wait before retrying an answer with `status` (408, 429, 5xx).
+
+    `retry-after` when given. A 429 waits for the reset only when a window is spent (its
+    `x-rate-limit-remaining`, or the app's 24-hour one, is 0): a 429 while the window still
+    has budget is a burst limit, so it backs off like any other retry (waiting 15 minutes
+    for a reset there stalled whole batches).
+    """
+    retry_after = _number(headers, "retry-after")
+    if retry_after is not None:
+        return max(0.0, retry_after)
+    if status == 429:
+        for remaining, reset in (
+            ("x-rate-limit-remaining", "x-rate-limit-reset"),
+            ("x-app-limit-24hour-remaining", "x-app-limit-24hour-reset"),
+        ):
+            left, at = _number(headers, remaining), _number(headers, reset)
+            if left is not None and left <= 0 and at is not None:
+                return max(1.0, at - now + 1.0)
+    return policy.backoff(attempt, rng)
+
+
+def _number(headers: Mapping[str, str], name: str) -> float | None:
+    value = headers.get(name)
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

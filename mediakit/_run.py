@@ -19,6 +19,8 @@ from ._errors import ConfigurationError, TransportError
 from ._fix import Judged, RepairStage, decide, repair_options, to_repair_verdicts
 from ._inputs import hash_files, make_inputs
 from ._journal import Journal, default_journal_path
+from ._journaling import JournalWriter
+from ._lease import Leases
 from ._options import PROGRESS_MODES, UploadOptions
 from ._records import Event, FileRecord
 from ._result import UploadResult
@@ -124,26 +126,27 @@ async def run_batch(
         await client.identify_target()
     if o.content_hash:
         await asyncio.to_thread(hash_files, inputs)
+    writer: JournalWriter | None = None
+    planned: dict[int, str | None] = {}
     if book is not None:
-        plan_resume(inputs, book, target, client.clock.now(), force=o.force)
-        book.start_batch(
-            batch_id,
-            target=target.label,
-            target_key=target.key,
-            account=target.account,
-            api=o.api,
-            started_at=client.clock.now(),
-        )
-        book.write_files([i.record for i in inputs], target_key=target.key, account=target.account)
+        try:
+            planned = plan_resume(inputs, book, target, client.clock.now(), force=o.force)
+        except BaseException:
+            book.close()
+            await client.aclose()
+            raise
+        writer = JournalWriter(book, target_key=target.key, account=target.account)
+        writer.start_batch(batch_id, target=target.label, api=o.api, started_at=client.clock.now())
+        writer.files([i.record for i in inputs])
 
     def changed(record: FileRecord) -> None:
-        if book is not None:
-            book.write_file(record, target_key=target.key, account=target.account)
+        if writer is not None:
+            writer.files([record])
         view.changed()
 
     def event_seen(event: Event) -> None:
-        if book is not None:
-            book.write_event(event)
+        if writer is not None:
+            writer.event(event)
         view.changed()
 
     stage = (
@@ -160,6 +163,8 @@ async def run_batch(
         if any(item.repair for item in inputs)
         else None
     )
+    # Files are claimed in the journal, so another process on it never uploads them twice.
+    leases = Leases(book, target, batch_id, o.force, planned) if book is not None else None
     batch = Batch(
         client,
         inputs,
@@ -169,9 +174,11 @@ async def run_batch(
         on_change=changed,
         on_event=event_seen,
         prepare=stage,
+        claims=leases,
     )
 
     def result() -> UploadResult:
+        journal_warning = writer.warning(batch.records) if writer is not None else None
         return UploadResult(
             batch.records,
             batch.events,
@@ -181,6 +188,8 @@ async def run_batch(
             clock=client.clock,
             started_at=batch.started_at,
             finished_at=batch.finished_at,
+            warnings=[journal_warning] if journal_warning else [],
+            not_journaled=[r.file_id for r in writer.missing(batch.records)] if writer else [],
         )
 
     if on_batch is not None:
@@ -196,6 +205,9 @@ async def run_batch(
 
     view.start(result, client.budget.snapshot, cancel)
     refresher = asyncio.create_task(view.refresh(), name="mediakit-progress")
+    helpers = [refresher]
+    if leases is not None:
+        helpers.append(asyncio.create_task(leases.keep_alive(), name="mediakit-leases"))
     try:
         await batch.run()
     except asyncio.CancelledError:
@@ -209,11 +221,14 @@ async def run_batch(
     finally:
         if stage is not None:
             stage.close()  # no worker process outlives the batch, cancelled or not
-        refresher.cancel()
-        await asyncio.gather(refresher, return_exceptions=True)
+        for helper in helpers:
+            helper.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
         await client.aclose()
-        if book is not None:
-            book.finish_batch(batch_id, client.clock.now())
+        if writer is not None and book is not None:
+            writer.finish_batch(batch_id, client.clock.now())
+            if leases is not None:
+                leases.release_all()
             book.close()
         view.finish(result())
     return result()

@@ -148,7 +148,13 @@ def resolve_target(
     default_url = DIALECTS[api].default_base_url
     if target not in (None, "emulator", "x"):
         raise ConfigurationError(f"target must be one of 'emulator', 'x', not {target!r}")
-    if target is None and credentials is not None and base_url is None and transport is None:
+    if (
+        target is None
+        and credentials is not None
+        and base_url is None
+        and transport is None
+        and emulator is None
+    ):
         target = "x"  # credentials given for X mean X (DESIGN: target="x" or credentials=)
     url = normalize_base_url(base_url) if base_url is not None else None
     if target == "x":

@@ -167,6 +167,16 @@ async def test_latency_matches_the_processing_times_set_in_the_emulator(
     }
     assert table["estimate"].eq("midpoint").all() and table.attrs["estimate"] == "midpoint"
     lower, upper = result.latency(estimate="lower"), result.latency(estimate="upper")
+    # Processing is measured from the client's side: it began somewhere inside the FINALIZE
+    # request and was seen over inside a STATUS request. Those requests' own durations (longer
+    # on a loaded machine) bound how far past the truth the upper bound can reach.
+    slack = {
+        command: max(
+            READ_SLACK_S,
+            *(e.elapsed_s or 0 for e in result._events if e.command == command),
+        )
+        for command in ("FINALIZE", "STATUS")
+    }
     for band, seconds in (("< 1 MB", 4.0), ("5–15 MB", 12.0)):
         row = table.loc[("tweet_video", band)]
         for stat in ("median", "p90", "p99", "max"):
@@ -174,7 +184,8 @@ async def test_latency_matches_the_processing_times_set_in_the_emulator(
             # bounds is at most the true one, and of the upper bounds at least
             low = lower.loc[("tweet_video", band), f"processing_{stat}_s"]
             high = upper.loc[("tweet_video", band), f"processing_{stat}_s"]
-            assert low <= seconds <= high < seconds + MAX_CHECK_AFTER_S, (band, stat)
+            reach = seconds + MAX_CHECK_AFTER_S + slack["FINALIZE"] + slack["STATUS"]
+            assert low <= seconds <= high < reach, (band, stat, low, high, slack)
             assert low <= row[f"processing_{stat}_s"] <= high
         assert row["upload_median_s"] > 0
         assert row["total_median_s"] == pytest.approx(

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import pickle
 import socket
 import sqlite3
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 import trustme
 
@@ -320,104 +318,7 @@ def test_every_error_pickles_with_its_attributes(error: mk.MediakitError) -> Non
     assert vars(back) == vars(error)
 
 
-# --- odd input -------------------------------------------------------------------------------
-
-
-async def test_a_name_that_is_not_utf8_uploads_and_is_kept_exactly(
-    emulator: Emulator, media_dir: Path, tmp_path: Path
-) -> None:
-    raw = os.fsencode(str(media_dir)) + b"/bad\xff.jpg"
-    with open(raw, "wb") as handle:
-        handle.write(mf.make_jpeg(tmp_path / "src.jpg").read_bytes())
-    mf.make_png(media_dir / "ok.png")
-    journal = tmp_path / "j.sqlite"
-    for kept in (journal, False):
-        result = await mk.upload_folder_async(
-            media_dir, emulator=emulator, **quiet(journal=kept, force=True)
-        )
-        assert result.counts == {"succeeded": 2}
-        items = result.items
-        bad = items[items["path"].str.endswith(".jpg")].iloc[0]
-        assert bad["path"].endswith("bad\\xff.jpg")  # readable
-        assert bad["path_bytes"] == raw  # exact
-        items.to_parquet(tmp_path / "items.parquet")
-        back = mk.read_parquet(tmp_path / "items.parquet")
-        pd.testing.assert_frame_equal(back, items)
-        result.events.to_parquet(tmp_path / "events.parquet")
-    assert os.fsdecode(raw) in result.media_ids  # the real name, which open() accepts
-    read = mk.open_journal(journal).items
-    assert raw in set(read["path_bytes"])
-    again = await mk.upload_folder_async(media_dir, emulator=emulator, **quiet(journal=journal))
-    assert again.counts == {"skipped": 2}  # resume recognises the file by its exact name
-
-
-async def test_bad_path_values_are_invalid_rows_and_the_rest_upload(
-    emulator: Emulator, media_dir: Path
-) -> None:
-    good = mf.make_jpeg(media_dir / "good.jpg")
-    frame = pd.DataFrame(
-        {
-            "path": [str(good), None, math.nan, 42, b"a.jpg", "a\x00b.jpg", "", str(good) + "x"],
-            "campaign": list("abcdefgh"),
-        },
-        dtype=object,
-    )
-    result = await mk.upload_files_async(frame, emulator=emulator, **quiet(journal=False))
-    items = result.items
-    assert items["state"].tolist() == ["succeeded", *["invalid"] * 7]
-    reasons = items["error_message"].tolist()
-    assert "missing" in reasons[1] and "missing" in reasons[2]
-    assert "must be text, not int 42" in reasons[3]
-    assert "bytes" in reasons[4] and "os.fsdecode" in reasons[4]
-    assert "NUL byte" in reasons[5]
-    assert "empty" in reasons[6]
-    assert "no such file" in reasons[7]
-    assert items["campaign"].tolist() == list("abcdefgh")  # every row kept its columns
-    plan = mk.plan(frame)
-    assert plan.files["ok"].tolist() == [True, *[False] * 7]
-
-
-async def test_the_same_file_given_twice_uploads_once(emulator: Emulator, media_dir: Path) -> None:
-    photo = mf.make_jpeg(media_dir / "photo.jpg")
-    (media_dir / "link.jpg").symlink_to(photo)
-    os.link(photo, media_dir / "hard.jpg")
-    result = await mk.upload_files_async(
-        [photo, str(photo), media_dir / "link.jpg", media_dir / "hard.jpg"],
-        emulator=emulator,
-        **quiet(journal=False),
-    )
-    items = result.items
-    assert items["state"].tolist() == ["succeeded", "skipped", "skipped", "skipped"]
-    assert items["media_id"].nunique() == 1
-    assert items["error_message"].tolist()[1:] == ["same file as row 0"] * 3
-    assert len(emulator.media) == 1
-    folder = await mk.upload_folder_async(media_dir, emulator=emulator, **quiet(journal=False))
-    assert sorted(folder.counts.items()) == [("skipped", 2), ("succeeded", 1)]
-
-
-async def test_a_copy_of_a_file_that_failed_ends_as_it_did(
-    emulator: Emulator, media_dir: Path
-) -> None:
-    clip = mf.make_mp4(media_dir / "clip.mp4", seconds=1.0)
-    failing = Emulator(
-        clock=emulator.clock, processing_seconds=1.0, processing_failure_rate=1.0, seed=1
-    )
-    with failing:
-        result = await mk.upload_files_async([clip, clip], emulator=failing, **quiet(journal=False))
-    items = result.items
-    assert items["state"].tolist() == ["failed", "failed"]
-    assert items["error_message"].iloc[1].startswith("same file as row 0, which ended failed")
-    assert len(failing.requests) > 0
-
-
-def test_a_frame_with_two_path_columns_is_refused() -> None:
-    frame = pd.DataFrame([["a.jpg", "b.jpg"]], columns=["path", "path"])
-    with pytest.raises(mk.ConfigurationError, match="exactly one 'path' column \\(it has 2\\)"):
-        mk.upload_files(frame, progress="none")
-    with pytest.raises(mk.ConfigurationError, match="'path' column"):
-        mk.upload_files(pd.DataFrame({"file": ["a.jpg"]}), progress="none")
-    with pytest.raises(mk.ConfigurationTypeError, match="files must be paths"):
-        mk.upload_files(42, progress="none")  # type: ignore[arg-type]
+# --- odd input: in test_hostile_inputs.py, with every other hostile case --------------------
 
 
 def test_a_journal_written_before_names_were_kept_exactly_still_reads(tmp_path: Path) -> None:

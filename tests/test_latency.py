@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import mediakit as mk
-from mediakit import ConfigurationError, MediaError, ScaledClock, UploadResult
+from mediakit import ConfigurationError, JournalError, MediaError, ScaledClock, UploadResult
 from mediakit._frames import items_frame
 from mediakit._latency import DURATION_BANDS, duration_band, group_keys, latency, phases
 from mediakit.emulator import Emulator, running
@@ -285,13 +285,17 @@ async def test_journals_across_batches_and_files_combine(tmp_path: Path, media_d
         mk.open_journal([monday, tuesday], batch="nope")
     notes = tmp_path / "notes.txt"
     notes.write_text("not a database, just notes\n" * 100)
-    with pytest.raises(MediaError, match=r"notes\.txt: not a mediakit journal"):
+    with pytest.raises(
+        JournalError, match=r"notes\.txt: is not a mediakit journal \(not a SQLite database\)"
+    ):
         mk.open_journal(notes)
     foreign = tmp_path / "other.sqlite"
     with sqlite3.connect(foreign) as db:
         db.execute("CREATE TABLE t (x)")
     db.close()
-    with pytest.raises(MediaError, match=r"other\.sqlite: not a mediakit journal \(no batches"):
+    with pytest.raises(
+        JournalError, match=r"other\.sqlite: is a SQLite database but not a mediakit journal"
+    ):
         mk.open_journal(foreign)
     with sqlite3.connect(foreign) as db:  # reading it did not add a journal's tables to it
         names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}

@@ -157,12 +157,10 @@ def test_cancel_button_stops_a_background_job(emulator: Emulator, media_dir: Pat
     slow = Emulator(
         clock=ScaledClock(1), processing_seconds=30.0, state=media_dir.parent / "slow.sqlite"
     )
-    view = WidgetView()
+    view = ReadyView({"processing": 3})
     job = mk.upload_folder(media_dir, emulator=slow, progress=view, wait=False)
     try:
-        deadline = time.monotonic() + 20
-        while job.result.counts.get("processing", 0) < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        assert view.ready.wait(timeout=120)  # every clip uploaded, X processing them
         assert job.result.counts.get("processing") == 3
         # The click comes from this thread, not the job's loop (as from a kernel subshell).
         view.cancel_button.click()
@@ -179,29 +177,40 @@ def test_cancel_button_stops_a_background_job(emulator: Emulator, media_dir: Pat
     assert view.files_bar.bar_style == "warning"
 
 
+class ReadyView(WidgetView):
+    """The dashboard, which also says (`ready`) when the batch's counts are `wanted`."""
+
+    def __init__(self, wanted: dict[str, int]) -> None:
+        super().__init__()
+        self.wanted = wanted
+        self.ready = threading.Event()
+
+    def changed(self) -> None:
+        super().changed()
+        if self.live is not None and self.live().counts == self.wanted:
+            self.ready.set()
+
+
 async def test_cancel_button_in_a_blocking_call_returns_what_was_done(
     media_dir: Path, tmp_path: Path
 ) -> None:
     mf.make_jpeg(media_dir / "photo.jpg")
     mf.make_mp4(media_dir / "clip.mp4", seconds=1.0)
     slow = Emulator(clock=ScaledClock(1), processing_seconds=30.0, state=tmp_path / "slow.sqlite")
-    view = WidgetView()
+    view = ReadyView({"succeeded": 1, "processing": 1})  # the photo done, the clip processing
     loop = asyncio.get_running_loop()
 
-    def click_when_processing() -> None:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            live = view.live
-            if live is not None and live().counts.get("processing"):
-                break
-            time.sleep(0.02)
+    def click_when_ready() -> None:
+        # On the state, not on time: under load the photo can take seconds.
+        view.ready.wait(timeout=120)
         view.cancel_button.click()  # another thread, like a kernel subshell
 
-    clicker = threading.Thread(target=click_when_processing)
+    clicker = threading.Thread(target=click_when_ready)
     clicker.start()
     try:
         result = await mk.upload_folder_async(media_dir, emulator=slow, progress=view)
     finally:
+        view.ready.set()
         await loop.run_in_executor(None, clicker.join)
         slow.close()
     assert result.counts == {"succeeded": 1, "cancelled": 1}

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -162,23 +161,28 @@ def test_run_sync_inside_a_running_loop_runs_on_the_same_thread() -> None:
 def test_the_loop_keeps_running_other_tasks_during_a_nested_run() -> None:
     out = run_script(
         """
-        async def ticker(ticks):
+        async def ticker(ticks, enough):
             while True:
                 ticks.append(1)
+                if len(ticks) == 5:
+                    enough.set()
                 await asyncio.sleep(0.01)
 
+        async def cell_work(enough):
+            await enough.wait()  # ends only once the kernel's task ticked: the loop ran it
+            return "cell done"
+
         async def kernel():
-            ticks = []
-            task = asyncio.create_task(ticker(ticks))
-            await asyncio.sleep(0)
-            run_sync(asyncio.sleep(0.2))  # a long cell: the kernel's own tasks go on
+            ticks, enough = [], asyncio.Event()
+            task = asyncio.create_task(ticker(ticks, enough))
+            done = run_sync(cell_work(enough))  # a long cell: the kernel's own tasks go on
             task.cancel()
-            return len(ticks)
+            return done, len(ticks)
 
         print(json.dumps(asyncio.run(kernel())))
         """
     )
-    assert out >= 5
+    assert out[0] == "cell done" and out[1] >= 5
 
 
 @pytest.mark.parametrize("handler", ["asyncio.run's", "the default (ipykernel's in a cell)"])
@@ -397,15 +401,18 @@ async def test_cancelling_an_awaiter_leaves_the_background_task_running() -> Non
 
 
 def test_background_in_a_script_runs_in_a_daemon_thread() -> None:
-    async def where() -> tuple[int, str, bool]:
-        await asyncio.sleep(0.05)
-        thread = threading.current_thread()
-        return thread.ident or 0, thread.name, thread.daemon
+    returned = threading.Event()
 
-    started = time.monotonic()
+    async def where() -> tuple[bool, int, str, bool]:
+        # Goes on only once start_background has returned: it returns at once.
+        at_once = await asyncio.to_thread(returned.wait, 60)
+        thread = threading.current_thread()
+        return at_once, thread.ident or 0, thread.name, thread.daemon
+
     run = start_background(where())
-    assert time.monotonic() - started < 0.05
-    ident, name, daemon = run.result(timeout=5)
+    returned.set()
+    at_once, ident, name, daemon = run.result(timeout=120)
+    assert at_once
     assert ident != threading.get_ident()
     assert name == "mediakit-background"
     assert daemon
@@ -475,7 +482,13 @@ def test_background_thread_is_awaitable_from_async_code() -> None:
 
 
 def test_cancelling_an_awaiter_leaves_the_background_thread_running() -> None:
-    run = start_background(asyncio.sleep(0.2, "finished"))
+    release = threading.Event()
+
+    async def held() -> str:
+        await asyncio.to_thread(release.wait, 60)  # runs until the test lets it end
+        return "finished"
+
+    run = start_background(held())
 
     async def main() -> None:
         async def waiter() -> str:
@@ -489,4 +502,5 @@ def test_cancelling_an_awaiter_leaves_the_background_thread_running() -> None:
 
     asyncio.run(main())
     assert not run.done()
-    assert run.result(timeout=5) == "finished"
+    release.set()
+    assert run.result(timeout=60) == "finished"

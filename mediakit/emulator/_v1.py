@@ -296,7 +296,8 @@ class V1:
         note(media_id=media_id)
         before = self.service.find(call.principal.user_id, media_id)
         row = await self.service.finalize(user_id=call.principal.user_id, media_id=media_id)
-        # The FINALIZE that starts processing says pending, however fast the clock runs.
+        # The FINALIZE that starts processing says `pending`, as v2's does, however fast the
+        # clock runs (the answer's state used to depend on how long the request took).
         fresh = before is not None and before.phase == "initialized"
         described = self.service.describe(row, just_finalized=fresh)
         note(state=described.get("processing_info", {}).get("state"))

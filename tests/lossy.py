@@ -8,7 +8,11 @@ client cannot tell this from a request that never arrived, which is what it must
 retried INIT leaves an orphan session, a retried FINALIZE meets a finalized media id, a
 retried APPEND replaces its segment.
 
-This stands in for the emulator's own `lost` fault (issue #12) until that lands.
+The emulator's own `lost` fault (`faults={"FINALIZE": {"lost": 0.05}}`, `--fault
+FINALIZE:lost:0.05`) draws each answer at a seeded rate, and the soak uses it. The reliability
+cases need more than a rate: "the *first* FINALIZE answer of every file is lost, the retry's is
+not" makes each file meet the reconciliation path exactly once, whatever the seed; `first_of`
+here gives that, and the emulator has no reason to offer it to users.
 """
 
 from __future__ import annotations

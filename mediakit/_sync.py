@@ -141,7 +141,8 @@ class BackgroundRun(Generic[T]):
         except RuntimeError:  # closed meanwhile
             return function()
         # The loop may close before it gets to the callback: then the run is done.
-        concurrent.futures.wait([answer, self._future], return_when="FIRST_COMPLETED")
+        pending: list[concurrent.futures.Future[Any]] = [answer, self._future]
+        concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
         if not answer.done() and answer.cancel():
             return function()
         return answer.result()

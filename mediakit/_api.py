@@ -284,4 +284,5 @@ def _start(
             )
         return maker()
 
-    return UploadJob(run, live)
+    # Read on the job's own thread, between two steps of the batch: never half-updated.
+    return UploadJob(run, lambda: run.call(live))

@@ -8,10 +8,12 @@ Every network call is a coroutine; the sync helpers (`upload_folder`, …) run t
 - An event loop already runs in this thread (a Jupyter cell: ipykernel runs cells inside its
   loop): `asyncio.run` would refuse. nest-asyncio2 makes that loop re-entrant (applied the
   first time this happens, never at import) and the work runs on it, on the kernel's own
-  thread: widget updates stay on the main thread (ipykernel 7 mis-routes widget messages sent
-  from other threads), and "interrupt kernel" cancels the work and waits for its cleanup.
-- `start_background` (`wait=False`): inside a running loop the work becomes a task on it, so
-  the cell returns while the task goes on; without one it gets its own loop in a daemon thread.
+  thread, and "interrupt kernel" cancels the work and waits for its cleanup.
+- `start_background` (`wait=False`): the work gets its own loop in a daemon thread, in a
+  script and in Jupyter alike, so it keeps going while other cells run, blocking ones
+  included. Widget updates sent from that thread reach the front end: ipykernel 7 sends every
+  IOPub message through its IOPub thread, whatever thread it comes from
+  (`tests/test_background_browser.py` checks it in JupyterLab).
 """
 
 from __future__ import annotations
@@ -21,8 +23,7 @@ import concurrent.futures
 import contextvars
 import signal
 import threading
-from abc import ABC, abstractmethod
-from collections.abc import Coroutine, Generator, Iterator
+from collections.abc import Callable, Coroutine, Generator, Iterator
 from contextlib import contextmanager, suppress
 from types import FrameType
 from typing import Any, Generic, TypeVar
@@ -32,6 +33,7 @@ from ._errors import ConfigurationError
 __all__ = ["BackgroundRun", "run_sync", "start_background"]
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -56,111 +58,22 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def start_background(coro: Coroutine[Any, Any, T]) -> BackgroundRun[T]:
-    """Start `coro` and return at once (`wait=False`).
+    """Start `coro` on its own event loop in a daemon thread and return at once (`wait=False`).
 
-    Inside a running loop (Jupyter) it becomes a task on that loop, which runs it between
-    cells; without one (a script) it runs on its own event loop in a daemon thread.
+    In Jupyter too: a task on the kernel's loop would only run between cells, so a cell that
+    blocks (`time.sleep`, a long computation) would stall the upload. The worker thread keeps
+    going whatever the kernel's thread does.
     """
-    loop = _running_loop()
-    if loop is None:
-        return _ThreadRun(coro)
-    return _TaskRun(loop, loop.create_task(coro))
+    return BackgroundRun(coro)
 
 
-class BackgroundRun(ABC, Generic[T]):
-    """A coroutine running in the background: poll it, cancel it, wait for it, or await it.
+class BackgroundRun(Generic[T]):
+    """A coroutine running on its own loop in a daemon thread: poll, cancel, wait, or await it.
 
-    Waiting is not owning: a Ctrl-C during `result()`, or the cancellation of a coroutine
-    awaiting the run, stops the wait and leaves the run going. `cancel()` stops the run.
+    Every method may be called from any thread. Waiting is not owning: a Ctrl-C during
+    `result()`, or the cancellation of a coroutine awaiting the run, stops the wait and leaves
+    the run going. `cancel()` stops the run.
     """
-
-    @abstractmethod
-    def done(self) -> bool:
-        """True once the run has finished (result, error or cancelled) and cleaned up."""
-
-    @abstractmethod
-    def cancel(self) -> bool:
-        """Ask the run to stop (its coroutine gets CancelledError); False if already done."""
-
-    @abstractmethod
-    def result(self, timeout: float | None = None) -> T:
-        """Block until the run is done and return its result (or raise its exception).
-
-        Raises `asyncio.CancelledError` if it was cancelled, `TimeoutError` if `timeout`
-        seconds pass first. Inside a running loop (Jupyter) that loop keeps running the work
-        while this waits.
-        """
-
-    @abstractmethod
-    def __await__(self) -> Generator[Any, None, T]: ...
-
-
-class _TaskRun(BackgroundRun[T]):
-    """A task on a loop that was already running (Jupyter's)."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[T]) -> None:
-        self._loop = loop
-        self._task = task
-
-    def done(self) -> bool:
-        return self._task.done()
-
-    def cancel(self) -> bool:
-        if self._task.done():
-            return False
-        if _running_loop() is self._loop:
-            return self._task.cancel()
-        self._loop.call_soon_threadsafe(self._task.cancel)
-        return True
-
-    def result(self, timeout: float | None = None) -> T:
-        if not self._task.done():
-            running = _running_loop()
-            if running is self._loop:
-                _make_reentrant(self._loop)
-                # Waiting never cancels the run; Ctrl-C cancels the waiter, not the run.
-                waiter = self._loop.create_task(asyncio.wait({self._task}, timeout=timeout))
-                _drive(self._loop, waiter)
-            elif self._loop.is_running():  # in another thread: wait like any thread would
-                with suppress(TimeoutError):
-                    self._concurrent().result(timeout)
-            elif self._loop.is_closed() or running is not None:
-                raise RuntimeError(
-                    "this run's event loop is closed or idle and cannot be driven from here"
-                )
-            else:  # its loop is idle and none runs here: drive it
-                self._loop.run_until_complete(asyncio.wait({self._task}, timeout=timeout))
-            if not self._task.done():
-                raise TimeoutError(f"the run did not finish within {timeout} s")
-        return self._task.result()
-
-    def __await__(self) -> Generator[Any, None, T]:
-        return self._wait().__await__()
-
-    async def _wait(self) -> T:
-        if asyncio.get_running_loop() is self._loop:
-            return await asyncio.shield(self._task)
-        return await asyncio.wrap_future(self._concurrent())
-
-    def _concurrent(self) -> concurrent.futures.Future[T]:
-        """A thread-safe future that settles when the task is done."""
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        future.set_running_or_notify_cancel()
-
-        def settle(task: asyncio.Task[T]) -> None:
-            if task.cancelled():
-                future.set_exception(asyncio.CancelledError())
-            elif (error := task.exception()) is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(task.result())
-
-        self._loop.call_soon_threadsafe(self._task.add_done_callback, settle)
-        return future
-
-
-class _ThreadRun(BackgroundRun[T]):
-    """Its own event loop in a daemon thread (no loop was running: a script)."""
 
     def __init__(self, coro: Coroutine[Any, Any, T]) -> None:
         self._coro = coro
@@ -181,9 +94,11 @@ class _ThreadRun(BackgroundRun[T]):
         self._thread.start()
 
     def done(self) -> bool:
+        """True once the run has finished (result, error or cancelled) and cleaned up."""
         return self._future.done()
 
     def cancel(self) -> bool:
+        """Ask the run to stop (its coroutine gets CancelledError); False if already done."""
         with self._lock:
             if self._future.done():
                 return False
@@ -195,7 +110,42 @@ class _ThreadRun(BackgroundRun[T]):
         return True
 
     def result(self, timeout: float | None = None) -> T:
+        """Block until the run is done and return its result (or raise its exception).
+
+        Raises `asyncio.CancelledError` if it was cancelled, `TimeoutError` if `timeout`
+        seconds pass first.
+        """
         return self._future.result(timeout)
+
+    def call(self, function: Callable[[], R]) -> R:
+        """`function()` on the run's thread, between two steps of the run, and its result.
+
+        What it reads is then never half-updated by the run. Called on the run's thread, or
+        before its loop started or after it closed, `function` runs here and now.
+        """
+        with self._lock:
+            loop = self._loop
+        if loop is None or threading.current_thread() is self._thread or self._future.done():
+            return function()
+        answer: concurrent.futures.Future[R] = concurrent.futures.Future()
+
+        def on_the_loop() -> None:
+            if answer.set_running_or_notify_cancel():
+                try:
+                    answer.set_result(function())
+                except BaseException as error:
+                    answer.set_exception(error)
+
+        try:
+            loop.call_soon_threadsafe(on_the_loop)
+        except RuntimeError:  # closed meanwhile
+            return function()
+        # The loop may close before it gets to the callback: then the run is done.
+        pending: list[concurrent.futures.Future[Any]] = [answer, self._future]
+        concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+        if not answer.done() and answer.cancel():
+            return function()
+        return answer.result()
 
     def __await__(self) -> Generator[Any, None, T]:
         return self._wait().__await__()

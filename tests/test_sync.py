@@ -28,7 +28,7 @@ ROOT = Path(mediakit.__file__).resolve().parent.parent
 
 
 PRELUDE = """
-import asyncio, json, signal, sys, threading, time
+import asyncio, json, os, signal, sys, threading, time
 from mediakit._sync import run_sync, start_background
 
 log = []
@@ -271,28 +271,31 @@ def test_a_second_ctrl_c_stops_waiting_for_a_slow_cleanup() -> None:
     assert out["elapsed"] < 5
 
 
-def test_background_in_a_running_loop_is_a_task_the_cell_returns_at_once() -> None:
+def test_background_in_a_running_loop_keeps_going_while_the_cell_blocks() -> None:
+    # A cell that blocks the kernel's thread (no await, as `time.sleep` does) until the run
+    # has made progress: a run on the kernel's loop could never get there.
     out = run_script(
         """
-        def cell_start():
-            return start_background(whose_thread())
+        progressed = threading.Event()
 
-        def cell_wait(run):
-            return run.result()
+        async def steps():
+            for _ in range(3):
+                await asyncio.sleep(0.01)
+            progressed.set()
+            return threading.get_ident()
 
         async def kernel():
-            run = cell_start()
+            run = start_background(steps())
             returned_at_once = not run.done()
-            await asyncio.sleep(0.1)  # between cells the kernel's loop runs the task
-            done_between_cells = run.done()
-            slow = start_background(work(0.2, "slow"))
-            return (returned_at_once, done_between_cells, cell_wait(run) == threading.get_ident(),
-                    cell_wait(slow), await start_background(work(0.01, "awaited")))
+            progressed_while_blocked = progressed.wait(60)  # the blocking cell
+            return (returned_at_once, progressed_while_blocked,
+                    run.result(timeout=60) != threading.get_ident(),
+                    await start_background(work(0.01, "awaited")))
 
         print(json.dumps([*asyncio.run(kernel()), log]))
         """
     )
-    assert out == [True, True, True, "slow", "awaited", ["finally", "finally"]]
+    assert out == [True, True, True, "awaited", ["finally"]]
 
 
 def test_background_result_timeout_and_cancel_in_a_running_loop() -> None:
@@ -330,49 +333,96 @@ def test_background_result_timeout_and_cancel_in_a_running_loop() -> None:
 def test_ctrl_c_while_waiting_for_a_background_run_stops_the_wait_not_the_run() -> None:
     out = run_script(
         """
+        release = threading.Event()
+
+        async def held():
+            await asyncio.to_thread(release.wait, 60)  # cannot end before the Ctrl-C
+            return "still here"
+
         async def kernel():
-            run = start_background(work(0.5, "still here"))
-            interrupt_in(0.1)
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # as ipykernel in a cell
+            run = start_background(held())
             try:
+                # As "interrupt kernel" does: to the process (raise_signal would hit the thread).
+                threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGINT)).start()
                 run.result()
             except KeyboardInterrupt:
                 log.append(f"KeyboardInterrupt done={run.done()}")
-            log.append(run.result())
+            release.set()
+            log.append(run.result(timeout=60))
 
         asyncio.run(kernel())
         print(json.dumps(log))
         """
     )
-    assert out == ["KeyboardInterrupt done=False", "finally", "still here"]
+    assert out == ["KeyboardInterrupt done=False", "still here"]
 
 
 # --- background in a running loop, without nesting (same process) ---------------------------
 
 
-async def test_background_task_runs_on_the_running_loop() -> None:
+async def test_background_run_has_its_own_thread_even_inside_a_running_loop() -> None:
     async def where() -> int:
         await asyncio.sleep(0.01)
         return threading.get_ident()
 
     run = start_background(where())
     assert isinstance(run, BackgroundRun)
-    assert not run.done()
-    assert await run == threading.get_ident()
+    ident = await run
+    assert ident != threading.get_ident()
     assert run.done()
-    assert run.result() == threading.get_ident()  # done: no waiting, no nesting
+    assert run.result() == ident  # done: no waiting
+
+
+async def test_call_runs_on_the_runs_thread_between_its_steps() -> None:
+    import time
+
+    release = threading.Event()
+    state = {"steps": 0}
+
+    async def counting() -> int:
+        while not release.is_set():
+            # Two halves of one step, the GIL released between them: a reader on another
+            # thread could see them apart, a reader between two steps of the loop never.
+            state["steps"] += 1
+            time.sleep(0.0002)
+            state["steps"] += 1
+            await asyncio.sleep(0)
+        return state["steps"]
+
+    run = start_background(counting())
+    seen: list[int] = []
+    readers: set[int] = set()
+
+    def read() -> int:
+        readers.add(threading.get_ident())
+        return state["steps"]
+
+    while len(set(seen)) < 20 and not run.done():
+        seen.append(run.call(read))
+    release.set()
+    total = await run
+    assert len(set(seen)) == 20
+    assert all(steps % 2 == 0 for steps in seen), seen
+    assert threading.get_ident() not in readers  # on the run's thread while it ran
+    assert run.call(read) == total  # done: here and now
+    assert threading.get_ident() in readers
 
 
 async def test_cancelling_a_background_task_runs_its_finally() -> None:
     log: list[str] = []
 
+    started = threading.Event()
+
     async def work() -> None:
         try:
+            started.set()
             await asyncio.sleep(10)
         finally:
             log.append("finally")
 
     run = start_background(work())
-    await asyncio.sleep(0)
+    assert await asyncio.to_thread(started.wait, 60)
     assert run.cancel() is True
     with pytest.raises(asyncio.CancelledError):
         await run
@@ -383,7 +433,13 @@ async def test_cancelling_a_background_task_runs_its_finally() -> None:
 
 
 async def test_cancelling_an_awaiter_leaves_the_background_task_running() -> None:
-    run = start_background(asyncio.sleep(0.1, "finished"))
+    release = threading.Event()
+
+    async def held() -> str:
+        await asyncio.to_thread(release.wait, 60)
+        return "finished"
+
+    run = start_background(held())
 
     async def waiter() -> str:
         return await run
@@ -394,6 +450,7 @@ async def test_cancelling_an_awaiter_leaves_the_background_task_running() -> Non
     with pytest.raises(asyncio.CancelledError):
         await waiting
     assert not run.done()
+    release.set()
     assert await run == "finished"
 
 

@@ -99,10 +99,10 @@ def test_version_and_help_everywhere() -> None:
     assert version.stdout.strip() == f"mediakit {mk.__version__}"
     top = mediakit("--help")
     assert top.returncode == 0
-    for command in ("demo", "upload", "plan", "journal", "emulator"):
+    for command in ("demo", "upload", "preflight", "plan", "journal", "emulator"):
         assert command in top.stdout
     assert "examples:" in top.stdout
-    for command in ("demo", "upload", "plan", "journal"):
+    for command in ("demo", "upload", "preflight", "plan", "journal"):
         shown = mediakit(command, "--help")
         assert shown.returncode == 0, shown.stderr
         assert "examples:" in shown.stdout, command
@@ -292,6 +292,35 @@ def test_plan_lists_what_cannot_be_uploaded(mixed: Path, tmp_path: Path) -> None
     assert plan["not_uploadable"] == []
     assert {e["command"]: e["requests"] for e in plan["endpoints"]}["INIT"] == 5
     assert len(pd.read_csv(out)) == 5
+
+
+def test_preflight_says_what_x_would_refuse_and_why(mixed: Path, tmp_path: Path) -> None:
+    done = mediakit("preflight", mixed)
+    assert done.returncode == 3, done.stderr
+    assert done.stdout.startswith("6 files: 5 ok, 1 with problems")
+    # One line per file, relative to the folder; the problem and the hint indented under it.
+    assert re.search(r"^ok\s+p0\.jpg\s+tweet_image · 64×48", done.stdout, re.M)
+    assert re.search(r"^NO\s+notes\.txt\b.*\n\s+- unrecognized media type", done.stdout, re.M)
+    assert re.search(r"^\s+> not media X accepts", done.stdout, re.M)
+    only = mediakit("preflight", mixed, "--problems")
+    assert only.returncode == 3
+    assert "notes.txt" in only.stdout and "p0.jpg" not in only.stdout
+    out = tmp_path / "preflight.csv"
+    data = mediakit("preflight", mixed, "--json", "--out", out)
+    assert data.returncode == 3, data.stderr
+    report = json.loads(data.stdout)
+    assert (report["files"], report["ok"], report["refused"], report["exit_code"]) == (6, 5, 1, 3)
+    bad = [v for v in report["verdicts"] if not v["ok"]]
+    assert [Path(v["path"]).name for v in bad] == ["notes.txt"]
+    assert bad[0]["problems"][0].startswith("unrecognized media type")
+    assert len(pd.read_csv(out)) == 6
+    (mixed / "notes.txt").unlink()
+    clean = mediakit("preflight", mixed)
+    assert clean.returncode == 0, clean.stderr
+    assert clean.stdout.startswith("5 files: 5 ok, 0 with problems")
+    assert mediakit("preflight", tmp_path / "nowhere").returncode == 2
+    assert mediakit("preflight", mixed, "--out", tmp_path / "x.txt").returncode == 2
+    assert "3    some files would be refused" in mediakit("preflight", "--help").stdout
 
 
 def test_journal_shows_the_latest_batch_or_all(mixed: Path, server: str, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -113,17 +114,17 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+def _jsonable(row: Mapping[Any, Any]) -> dict[str, Any]:
     import pandas as pd
 
     out: dict[str, Any] = {}
     for key, value in row.items():
-        if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0):
-            out[key] = [str(v) for v in value]
+        if isinstance(value, (list, tuple)) or bool(getattr(value, "ndim", False)):
+            out[str(key)] = [str(v) for v in value]
         elif value is None or pd.isna(value):
-            out[key] = None
+            out[str(key)] = None
         elif hasattr(value, "item"):  # a numpy scalar
-            out[key] = value.item()
+            out[str(key)] = value.item()
         else:
-            out[key] = value
+            out[str(key)] = value
     return out

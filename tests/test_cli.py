@@ -170,7 +170,7 @@ def test_all_uploaded_is_0_and_a_rerun_skips(photos: Path, server: str, tmp_path
     assert "Not uploaded" not in first.stdout
     again = mediakit("upload", photos, "--base-url", server, "--journal", journal)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "4 already there (skipped)" in again.stdout
+    assert "4 already uploaded (skipped)" in again.stdout
 
 
 def test_invalid_only_is_3_and_failures_are_listed(mixed: Path, server: str) -> None:
@@ -329,7 +329,7 @@ def test_journal_shows_the_latest_batch_or_all(mixed: Path, server: str, tmp_pat
         assert mediakit("upload", mixed, "--base-url", server, "--journal", journal).returncode == 3
     latest = mediakit("journal", journal)
     assert latest.returncode == 0, latest.stderr
-    assert "0 uploaded" in latest.stdout and "5 already there (skipped)" in latest.stdout
+    assert "0 uploaded" in latest.stdout and "5 already uploaded (skipped)" in latest.stdout
     assert re.search(r"notes\.txt · invalid · unrecognized media type", latest.stdout)
     out = tmp_path / "all.parquet"
     every = mediakit("journal", journal, "--batch", "all", "--out", out, "--json")
@@ -434,7 +434,9 @@ def test_ctrl_c_cancels_the_batch_and_exits_130(tmp_path: Path) -> None:
                 proc.kill()
     assert code == 130, started + rest
     assert "cancelling" in rest
-    assert re.search(r"\d+ uploaded to .* cancelled in [\d.]+ s", rest), rest
+    assert re.search(r"\d+ uploaded to .* cancelled \(see result.failures\) in [\d.]+ s", rest), (
+        rest
+    )
     assert re.search(r"loop\d\.gif · cancelled · ", rest), rest
     shown = mediakit("journal", journal, "--json")
     counts = json.loads(shown.stdout)["counts"]

@@ -19,6 +19,7 @@ from ._records import COMMANDS, FAILED_STATES, FILE_STATES, FINAL_STATES, FileRe
 
 if TYPE_CHECKING:
     from ._budget import Budget
+    from ._eta import EtaEstimator
 
 __all__ = [
     "BatchState",
@@ -236,13 +237,14 @@ class Snapshot:
         budget: Mapping[str, Budget] | None = None,
         rate: Throughput | None = None,
         *,
+        eta: EtaEstimator | None = None,
         finished: bool = False,
         max_in_flight: int = 8,
         max_failures: int = 8,
     ) -> Snapshot:
         records = result.records
         counts: Counter[str] = Counter()
-        bytes_total = bytes_done = bytes_left = 0
+        bytes_total = bytes_done = 0
         uploading: list[FileRecord] = []
         processing: list[FileRecord] = []
         repairing: list[FileRecord] = []
@@ -261,8 +263,6 @@ class Snapshot:
                 bytes_done += sent
                 kind = state if state in ("succeeded", "failed", "cancelled") else "active"
                 bytes_by[kind] += sent
-            if state not in FINAL_STATES:
-                bytes_left += max(0, size - record.bytes_done)
             if state == "uploading":
                 uploading.append(record)
             elif state == "processing":
@@ -272,20 +272,21 @@ class Snapshot:
             elif state in FAILED_STATES or state == "cancelled":
                 failed.append(record)
         files_done = sum(counts[s] for s in FINAL_STATES)
-        bytes_per_s = files_per_s = None
-        if rate is not None:
-            rate.add(bytes_done, files_done)
-            bytes_per_s, files_per_s = rate.rates()
         now = None
         if result.started_at is not None and result.elapsed_s is not None:
-            now = result.started_at + result.elapsed_s
-        eta = _eta(
-            len(records) - files_done,
-            bytes_left,
-            bytes_per_s,
-            files_per_s,
-            _processing_left(processing, now),
-        )
+            now = result.started_at + result.elapsed_s  # the batch's clock, not wall time
+        bytes_per_s: float | None = None
+        estimate: float | None = None
+        if not finished and now is not None:
+            from ._eta import EtaEstimator  # numpy, via the processing-time model
+
+            eta = eta or EtaEstimator()
+            eta.observe(records, now)
+            bytes_per_s = eta.rate.rates()[0]
+            estimate = eta.estimate(records, now)
+        elif rate is not None:
+            rate.add(bytes_done, files_done)
+            bytes_per_s = rate.rates()[0]
         uploading.sort(key=lambda r: (r.started_at or 0.0, r.file_id))
         processing.sort(key=lambda r: (r.uploaded_at or 0.0, r.file_id))
         failed.sort(key=lambda r: (r.finished_at or 0.0, r.file_id))
@@ -299,7 +300,7 @@ class Snapshot:
             bytes_done=bytes_done,
             elapsed_s=result.elapsed_s,
             bytes_per_s=bytes_per_s,
-            eta_s=0.0 if finished else eta,
+            eta_s=0.0 if finished else estimate,
             in_flight=[_in_flight(r) for r in active],
             in_flight_total=len(uploading) + len(repairing) + len(processing),
             failures=[_failure(r) for r in failed[:max_failures]],
@@ -359,40 +360,6 @@ class Snapshot:
         if low:
             parts.append(low[0].describe())
         return "mediakit: " + " · ".join(parts)
-
-
-def _eta(
-    files_left: int,
-    bytes_left: int,
-    bytes_per_s: float | None,
-    files_per_s: float | None,
-    processing_left_s: float | None,
-) -> float | None:
-    """Seconds left: the bytes still to send at the recent byte rate, or X's processing of
-    the files it is working on (from their `progress_percent`), whichever ends later. Only
-    when neither is known, the files left at the recent file rate."""
-    if files_left == 0:
-        return 0.0
-    estimates = [s for s in (processing_left_s,) if s is not None]
-    if bytes_left > 0 and bytes_per_s:
-        estimates.append(bytes_left / bytes_per_s)
-    if estimates:
-        return max(estimates)
-    return files_left / files_per_s if files_per_s else None
-
-
-def _processing_left(processing: Sequence[FileRecord], now: float | None) -> float | None:
-    """The longest time X still needs for a file it processes, from how far it has got."""
-    if now is None:
-        return None
-    longest: float | None = None
-    for record in processing:
-        percent, since = record.progress_percent, record.uploaded_at
-        if not percent or since is None or now <= since:
-            continue
-        left = (now - since) * (100 - min(percent, 100)) / percent
-        longest = left if longest is None else max(longest, left)
-    return longest
 
 
 def _in_flight(record: FileRecord) -> InFlight:

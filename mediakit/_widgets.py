@@ -25,6 +25,7 @@ from contextlib import ExitStack, suppress
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from ._eta import EtaEstimator
 from ._html import (
     MUTED,
     OUTCOME_COLORS,
@@ -35,7 +36,7 @@ from ._html import (
     failures_html,
     in_flight_html,
 )
-from ._snapshot import Snapshot, Throughput, format_bytes
+from ._snapshot import Snapshot, format_bytes
 from ._view import NullView, in_notebook_kernel
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ class WidgetView(NullView):
 
         self.max_in_flight = max_in_flight
         self.max_failures = max_failures
-        self._rate = Throughput()
+        self._eta = EtaEstimator()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._shown = False
         self._finished = False
@@ -154,7 +155,7 @@ class WidgetView(NullView):
         return Snapshot.take(
             result,
             self.budget() if self.budget is not None else None,
-            self._rate,
+            eta=self._eta,
             finished=finished,
             max_in_flight=self.max_in_flight,
             max_failures=self.max_failures,

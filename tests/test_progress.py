@@ -594,44 +594,6 @@ def test_job_repr_html(emulator: Emulator, media_dir: Path) -> None:
     assert "succeeded 2" in text_of(done)
 
 
-def test_eta_waits_for_x_to_process() -> None:
-    def snapshot(*records: FileRecord) -> Snapshot:
-        result = UploadResult(
-            list(records),
-            [],
-            target="emulator",
-            api="v2",
-            batch_id="b",
-            clock=mk.ManualClock(110.0),
-            started_at=100.0,
-            finished_at=None,
-        )
-        now = [0.0]
-        rate = Throughput(now=lambda: now[0])
-        rate.add(0, 0)  # nothing sent 10 s ago
-        now[0] = 10.0
-        return Snapshot.take(result, rate=rate)
-
-    # A video 25 % through X's processing 6 s after its upload: 18 s to go.
-    video = FileRecord(
-        "b",
-        0,
-        "v.mp4",
-        bytes=100,
-        bytes_done=100,
-        state="processing",
-        progress_percent=25,
-        uploaded_at=104.0,
-    )
-    assert snapshot(video).eta_s == pytest.approx(18.0)
-    # 200 bytes sent in the last 10 s, 500 to go: 25 s, later than the processing.
-    photo = FileRecord("b", 1, "p.jpg", bytes=600, bytes_done=100, state="uploading")
-    assert snapshot(video, photo).eta_s == pytest.approx(25.0)
-    # Nothing known yet: no ETA rather than a wrong one.
-    started = FileRecord("b", 2, "w.mp4", bytes=100, state="processing", uploaded_at=109.0)
-    assert snapshot(started).eta_s is None
-
-
 def test_a_job_that_has_not_started_says_so() -> None:
     from mediakit._result import UploadJob
 

@@ -116,6 +116,12 @@ class UploadResult:
         return list(self._records)
 
     @property
+    def event_log(self) -> Sequence[Event]:
+        """The HTTP attempts as records, not a frame (while the batch runs, the live list the
+        batch appends to: the dashboard's ETA reads it from where it stopped)."""
+        return self._events
+
+    @property
     def items(self) -> pd.DataFrame:
         """One row per file: media id, state, timings, expiry, error, your columns."""
         from ._frames import items_frame

@@ -281,7 +281,7 @@ class Snapshot:
             from ._eta import EtaEstimator  # numpy, via the processing-time model
 
             eta = eta or EtaEstimator()
-            eta.observe(records, now)
+            eta.observe(records, now, getattr(result, "event_log", None))
             bytes_per_s = eta.rate.rates()[0]
             estimate = eta.estimate(records, now)
         elif rate is not None:

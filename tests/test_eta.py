@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 import mediakit as mk
-from mediakit._eta import PRIOR_WEIGHT, EtaEstimator, Expected
+from mediakit._eta import PRIOR_WEIGHT, EtaEstimator, Expected, RecentRate
 from mediakit._forecast import History, PlannedFile, _processing
 from mediakit._limits import MiB
-from mediakit._records import FileRecord
+from mediakit._records import Event, FileRecord
 from mediakit._result import UploadResult
 from mediakit._snapshot import Snapshot
 
@@ -32,23 +32,57 @@ def test_a_stale_percent_is_not_extrapolated_from_now() -> None:
     # 25 % over all the time since FINALIZE (climbing: 4 s → 30 s → 42 s, then collapsing).
     eta = EtaEstimator()
     video = gif(0, state="processing", bytes_done=GIF, uploaded_at=100.0, progress_percent=25)
-    expected = prior_s("tweet_gif", GIF)
+    prior = prior_s("tweet_gif", GIF)
     seen = []
     for now in (104.0, 106.0, 108.0, 110.0):
         eta.observe([video], now)
         seen.append(eta.estimate([video], now))
-    # From the percent: 16 s in all, so 12, 10, 8, 6 s left; weighed 25 % against the prior.
+    # From the percent: 16 s in all, so 12, 10, 8, 6 s left, weighed (25 %) against what a
+    # GIF is expected to take: the prior, moved toward the 16 s this file's percent implies.
+    expected = prior + 0.25 * (16.0 - prior) / (0.25 + PRIOR_WEIGHT)
     for now, got in zip((104.0, 106.0, 108.0, 110.0), seen, strict=True):
         by_percent = 16.0 - (now - 100.0)
-        by_prior = max(0.0, expected - (now - 100.0))
-        assert got == pytest.approx(0.25 * by_percent + 0.75 * by_prior)
+        by_expectation = max(0.0, expected - (now - 100.0))
+        assert got == pytest.approx(0.25 * by_percent + 0.75 * by_expectation)
     assert seen == sorted(seen, reverse=True)  # it only goes down while nothing new is said
     # A new percent, reported at 112 s: 60 % after 12 s is 20 s in all, 8 s to go.
     video.progress_percent = 60
     eta.observe([video], 112.0)
+    expected = prior + 0.6 * (20.0 - prior) / (0.6 + PRIOR_WEIGHT)
     assert eta.estimate([video], 112.0) == pytest.approx(
         0.6 * 8.0 + 0.4 * max(0.0, expected - 12.0)
     )
+
+
+def test_the_percent_is_timed_by_the_answer_that_reported_it() -> None:
+    # With the batch's events, a percent counts from X's answer, not from the redraw that
+    # first saw it (a redraw can come up to a second later).
+    eta = EtaEstimator()
+    video = gif(0, state="processing", bytes_done=GIF, uploaded_at=100.0, progress_percent=50)
+    events = [
+        Event("b", 0, "g0.gif", "STATUS", 1, 104.5, 105.0, state="in_progress", progress_percent=50)
+    ]
+    eta.observe([video], 106.0, events)
+    assert eta._implied([video]) == {0: (10.0, 0.5)}  # 50 % after 5 s: 10 s in all
+    events.append(
+        Event("b", 0, "g0.gif", "STATUS", 1, 107.5, 108.0, state="in_progress", progress_percent=80)
+    )
+    video.progress_percent = 80
+    eta.observe([video], 108.5, events)  # read from where it stopped: the new answer only
+    assert eta._implied([video]) == {0: (10.0, 0.8)}
+
+
+def test_the_rate_spans_the_last_appends_not_only_the_last_seconds() -> None:
+    # One APPEND ended 30 s ago, nothing since: not 0 B/s, and not the rate of 30 s ago
+    # either: the time since counts.
+    rate = RecentRate(window_s=10.0, changes=2, now=iter([0.0, 20.0, 30.0, 50.0]).__next__)
+    rate.add(0)
+    assert rate.rates() == (None, None)
+    rate.add(1000)
+    rate.add(1000)
+    assert rate.rates()[0] == pytest.approx(1000 / 30)
+    rate.add(1000)
+    assert rate.rates()[0] == pytest.approx(1000 / 50)
 
 
 def test_bytes_left_at_the_recent_rate_on_the_batch_clock() -> None:

@@ -216,13 +216,11 @@ def failure_lines(result: mk.UploadResult, base: Path | None, *, limit: int = 50
 
 
 def _reason(row: Any) -> str:
+    from ._snapshot import failure_reason
+
     message = _text(getattr(row, "error_message", None))
     name = _text(getattr(row, "error_name", None))
-    if row.state == "cancelled":
-        return message or "cancelled before it finished"
-    if name and message and name not in message:
-        return f"{name}: {message}"
-    return message or name or "no reason recorded"
+    return failure_reason(str(row.state), name, message)
 
 
 def _text(value: Any) -> str | None:

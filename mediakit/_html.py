@@ -6,6 +6,7 @@ needs no ipywidgets.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from html import escape
 
@@ -21,11 +22,13 @@ from ._snapshot import (
 )
 
 __all__ = [
-    "BAR_STYLES",
+    "BAR_COLORS",
     "MONO",
     "MUTED",
     "OUTCOME_COLORS",
     "STATE_COLORS",
+    "TEXT_COLORS",
+    "bar_html",
     "budget_html",
     "counts_html",
     "failures_html",
@@ -51,7 +54,24 @@ OUTCOME_COLORS = {
     "failed": "#b91c1c",
     "cancelled": "#b45309",
 }
-BAR_STYLES = {"running": "info", "succeeded": "success", "failed": "danger", "cancelled": "warning"}
+# Text in the theme's own error/success/warning colours where JupyterLab defines them (its dark
+# theme brightens them, so failures stay readable); the fallbacks are for other front ends.
+TEXT_COLORS = {
+    **STATE_COLORS,
+    "succeeded": "var(--jp-success-color1, #15803d)",
+    "failed": "var(--jp-error-color1, #b91c1c)",
+    "invalid": "var(--jp-error-color1, #b91c1c)",
+    "cancelled": "var(--jp-warn-color1, #b45309)",
+}
+# The bars' portions: what became of the files (and their bytes).
+BAR_COLORS = {
+    "succeeded": "#16a34a",
+    "skipped": "#0d9488",
+    "active": "#3b82f6",
+    "failed": "#dc2626",
+    "invalid": "#dc2626",
+    "cancelled": "#d97706",
+}
 MONO = "font-family: var(--jp-code-font-family, monospace); font-size: 12px; line-height: 1.45"
 MUTED = "color: var(--jp-ui-font-color2, #6b7280)"
 
@@ -63,7 +83,7 @@ def counts_html(counts: Mapping[str, int], repaired: int = 0) -> str:
         return f'<span style="{MUTED}">no files</span>'
     chips = [
         f'<span class="mediakit-count mediakit-count-{escape(state)}" '
-        f'style="color: {STATE_COLORS.get(state, "inherit")}; font-weight: 600">'
+        f'style="color: {TEXT_COLORS.get(state, "inherit")}; font-weight: 600">'
         f"{escape(state)} {n:,}</span>"
         for state, n in counts.items()
     ]
@@ -83,7 +103,7 @@ def budget_html(lines: Sequence[BudgetLine]) -> str:
     one_reset = bool(resets) and max(resets) - min(resets) < 60
     parts = []
     for line in lines:
-        style = f"color: {STATE_COLORS['failed']}; font-weight: 600" if line.low else ""
+        style = f"color: {TEXT_COLORS['failed']}; font-weight: 600" if line.low else ""
         left = "?" if line.remaining is None else f"{line.remaining:,}"
         text = f"{line.command.lower()} {left}"
         if line.limit is not None:
@@ -100,16 +120,19 @@ def budget_html(lines: Sequence[BudgetLine]) -> str:
     )
 
 
+# Rows as a CSS grid, not a <table>: JupyterLab styles tables in rendered HTML (cells
+# right-aligned, padded, striped), which misaligned the lists.
+_GRID = "display: grid; column-gap: 12px; justify-content: start; align-items: baseline"
+_CELL = "overflow: hidden; text-overflow: ellipsis; white-space: nowrap; max-width: 28em"
+
+
 def in_flight_html(rows: Sequence[InFlight], total: int) -> str:
     if not rows:
         return ""
     body = "".join(
-        "<tr>"
-        f'<td style="padding: 0 12px 0 0; max-width: 28em; overflow: hidden; '
-        f'text-overflow: ellipsis; white-space: nowrap">{escape(row.name)}</td>'
-        f'<td style="padding: 0; color: {STATE_COLORS.get(row.state, "inherit")}">'
-        f"{escape(row.describe())}</td>"
-        "</tr>"
+        f'<div class="mediakit-row" style="{_CELL}">{escape(row.name)}</div>'
+        f'<div style="color: {TEXT_COLORS.get(row.state, "inherit")}">'
+        f"{escape(row.describe())}</div>"
         for row in rows
     )
     more = total - len(rows)
@@ -117,19 +140,26 @@ def in_flight_html(rows: Sequence[InFlight], total: int) -> str:
     return (
         f'<div class="mediakit-in-flight" style="{MONO}; margin-top: 6px">'
         f'<div style="{MUTED}">in flight</div>'
-        f'<table style="border-collapse: collapse">{body}</table>{tail}</div>'
+        f'<div style="{_GRID}; grid-template-columns: max-content auto">{body}</div>{tail}</div>'
     )
 
 
-def failures_html(rows: Sequence[Failure], total: int, where: str = "result.failures") -> str:
+def failures_html(
+    rows: Sequence[Failure],
+    total: int,
+    where: str = "result.failures",
+    counts: Mapping[str, int] | None = None,
+) -> str:
+    """The files not uploaded: name, state, reason; headed by their counts in the words of
+    `result.counts` (`1 failed · 3 invalid`)."""
     if not rows:
         return ""
     body = "".join(
-        "<tr>"
-        f'<td style="padding: 0 12px 0 0; white-space: nowrap; vertical-align: top">'
-        f"{escape(row.name)}</td>"
-        f'<td style="padding: 0; color: {STATE_COLORS["failed"]}">{escape(row.reason)}</td>'
-        "</tr>"
+        f'<div class="mediakit-row mediakit-failure-name" style="{_CELL}">{escape(row.name)}</div>'
+        f'<div class="mediakit-failure-state" style="color: {TEXT_COLORS.get(row.state)}">'
+        f"{escape(row.state)}</div>"
+        f'<div class="mediakit-failure-reason" style="color: {TEXT_COLORS.get(row.state)}; '
+        f'white-space: normal; overflow-wrap: anywhere">{escape(row.reason)}</div>'
         for row in rows
     )
     more = total - len(rows)
@@ -138,11 +168,37 @@ def failures_html(rows: Sequence[Failure], total: int, where: str = "result.fail
         if more > 0
         else f'<div style="{MUTED}">all of them: {escape(where)}</div>'
     )
+    if counts is None:
+        counts = dict(Counter(row.state for row in rows))
+    heading = " · ".join(
+        f"{counts[state]:,} {state}"
+        for state in ("failed", "invalid", "cancelled")
+        if counts.get(state)
+    )
     return (
         f'<div class="mediakit-failures" style="{MONO}; margin-top: 6px">'
-        f'<div style="color: {STATE_COLORS["failed"]}; font-weight: 600">'
-        f"{total:,} failed</div>"
-        f'<table style="border-collapse: collapse">{body}</table>{tail}</div>'
+        f'<div style="color: {TEXT_COLORS["failed"]}; font-weight: 600">'
+        f"not uploaded: {escape(heading)}</div>"
+        f'<div style="{_GRID}; grid-template-columns: max-content max-content minmax(0, 1fr)">'
+        f"{body}</div>{tail}</div>"
+    )
+
+
+def bar_html(kind: str, portions: Sequence[tuple[str, int]], total: int) -> str:
+    """A stacked bar: each portion (succeeded, skipped, failed, invalid, cancelled, active)
+    in its own colour and as wide as its share of `total`; the rest is the track."""
+    cells = []
+    for part, amount in portions:
+        width = 0.0 if total <= 0 else min(100.0, 100.0 * amount / total)
+        cells.append(
+            f'<div class="mediakit-portion mediakit-portion-{escape(part)}" '
+            f'data-amount="{amount}" title="{escape(part)}" '
+            f'style="width: {width:.3f}%; background: {BAR_COLORS.get(part, "#6b7280")}"></div>'
+        )
+    return (
+        f'<div class="mediakit-bar mediakit-bar-{escape(kind)}" style="display: flex; '
+        "height: 14px; width: 100%; border-radius: 3px; overflow: hidden; "
+        'background: var(--jp-layout-color3, #e5e7eb)">' + "".join(cells) + "</div>"
     )
 
 
@@ -168,14 +224,15 @@ def result_html(
     return (
         f'<div class="mediakit-result mediakit-{snapshot.outcome}" '
         f'style="border-left: 4px solid {color}; padding: 2px 10px; line-height: 1.5">'
-        f'<div><b>{escape(title)}</b> <span style="color: {color}">'
+        f'<div><b>{escape(title)}</b> <span style="color: {_text_color(snapshot.outcome)}">'
         f"{escape(summary)}</span></div>"
         f'<div style="{MUTED}">{details}</div>'
         f"<div>{counts_html(snapshot.counts, snapshot.repaired)}</div>"
         f'<div style="{MUTED}">{escape(" · ".join(totals))}</div>'
-        f"{failures_html(snapshot.failures, snapshot.failures_total, failures_where)}"
-        "</div>"
+        + failures_html(snapshot.failures, snapshot.failures_total, failures_where, snapshot.counts)
+        + "</div>"
     )
 
 
-# --- the dashboard ------------------------------------------------------------------------
+def _text_color(outcome: str) -> str:
+    return TEXT_COLORS.get(outcome, OUTCOME_COLORS.get(outcome, "inherit"))

@@ -19,12 +19,13 @@ if TYPE_CHECKING:
     from ._model import ProcessingTimeModel
     from ._sync import BackgroundRun
 
-__all__ = ["UploadJob", "UploadResult", "name_files", "summary_line"]
+__all__ = ["UploadJob", "UploadResult", "failures_frame", "name_files", "summary_line"]
 
 
 def summary_line(records: Sequence[FileRecord], target: str, elapsed_s: float | None) -> str:
-    """`37 uploaded to the emulator, 3 repaired, 1 failed (see result.failures) in 41.2 s`
-    (repaired: sent as a copy repaired in this batch, with fix=True)."""
+    """`37 uploaded to the emulator, 2 already uploaded (skipped), 3 invalid (see
+    result.failures) in 41.2 s`: the words of `result.counts` ("uploaded" is `succeeded`,
+    every other outcome is named by its state), and how many were repaired (fix=True)."""
     counts: Counter[str] = Counter(record.state for record in records)
     where = "the emulator" if target == "emulator" else ("X" if target == "x" else target)
     parts = [f"{counts['succeeded']} uploaded to {where}"]
@@ -32,12 +33,13 @@ def summary_line(records: Sequence[FileRecord], target: str, elapsed_s: float | 
     if repaired:
         parts.append(f"{repaired} repaired")
     if counts["skipped"]:
-        parts.append(f"{counts['skipped']} already there (skipped)")
-    bad = counts["failed"] + counts["invalid"]
+        parts.append(f"{counts['skipped']} already uploaded (skipped)")
+    bad = [
+        f"{counts[state]} {state}" for state in ("failed", "invalid", "cancelled") if counts[state]
+    ]
     if bad:
-        parts.append(f"{bad} failed (see result.failures)")
-    if counts["cancelled"]:
-        parts.append(f"{counts['cancelled']} cancelled")
+        bad[-1] += " (see result.failures)"
+    parts += bad
     running = len(records) - sum(counts[s] for s in FINAL_STATES)
     if running:
         parts.append(f"{running} still running")
@@ -47,6 +49,31 @@ def summary_line(records: Sequence[FileRecord], target: str, elapsed_s: float | 
     if elapsed_s is not None:
         text += f" in {elapsed_s:.1f} s"
     return text
+
+
+def failures_frame(items: pd.DataFrame) -> pd.DataFrame:
+    """`items`' failed, invalid and cancelled rows, led by path, state and reason."""
+    import pandas as pd
+
+    from ._snapshot import failure_reason
+
+    bad = items[items["state"].isin(["failed", "invalid", "cancelled"])].reset_index(drop=True)
+    reasons = [
+        failure_reason(str(state), _text(name), _text(message))
+        for state, name, message in zip(
+            bad["state"], bad["error_name"], bad["error_message"], strict=True
+        )
+    ]
+    rest = [c for c in bad.columns if c not in ("path", "state", "reason")]
+    frame = bad[["path", "state"]].copy()
+    frame["reason"] = pd.array(reasons, dtype="string")
+    return pd.concat([frame, bad[rest]], axis=1)
+
+
+def _text(value: Any) -> str | None:
+    import pandas as pd
+
+    return None if value is None or pd.isna(value) else str(value)
 
 
 def name_files(records: Sequence[FileRecord], most: int = 10) -> str:
@@ -87,6 +114,12 @@ class UploadResult:
     @property
     def records(self) -> list[FileRecord]:
         return list(self._records)
+
+    @property
+    def event_log(self) -> Sequence[Event]:
+        """The HTTP attempts as records, not a frame (while the batch runs, the live list the
+        batch appends to: the dashboard's ETA reads it from where it stopped)."""
+        return self._events
 
     @property
     def items(self) -> pd.DataFrame:
@@ -193,8 +226,9 @@ class UploadResult:
 
     @property
     def failures(self) -> pd.DataFrame:
-        items = self.items
-        return items[items["state"].isin(["failed", "invalid", "cancelled"])].reset_index(drop=True)
+        """The files not uploaded (failed, invalid, cancelled): path, state and `reason` (one
+        phrase; a cancelled file's says so) first, then every other column of `items`."""
+        return failures_frame(self.items)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -240,7 +274,8 @@ class UploadResult:
         return items[items["file_id"].isin(self._not_journaled)].reset_index(drop=True)
 
     def summary(self) -> str:
-        """`37 uploaded to the emulator, 1 failed (see result.failures) in 41.2 s`, with the
+        """`37 uploaded to the emulator, 1 failed (see result.failures) in 41.2 s` (the words of
+        `counts`), with the
         number of `warnings` when there are any."""
         text = summary_line(self._records, self.target, self.elapsed_s)
         count = len(self.warnings)

@@ -19,6 +19,7 @@ from ._records import COMMANDS, FAILED_STATES, FILE_STATES, FINAL_STATES, FileRe
 
 if TYPE_CHECKING:
     from ._budget import Budget
+    from ._eta import EtaEstimator
 
 __all__ = [
     "BatchState",
@@ -28,6 +29,7 @@ __all__ = [
     "Snapshot",
     "Throughput",
     "clock_time",
+    "failure_reason",
     "format_bytes",
     "format_elapsed",
 ]
@@ -109,7 +111,8 @@ class InFlight:
 
 @dataclass(frozen=True)
 class Failure:
-    """One file that failed or was invalid, and why: `banner.gif · 16.8 MB is over …`."""
+    """One file that was not uploaded (failed, invalid or cancelled), and why:
+    `banner.gif · invalid · 16.8 MB is over …`."""
 
     name: str
     state: str
@@ -165,6 +168,8 @@ class Snapshot:
     budget: Sequence[BudgetLine] = field(default_factory=tuple)
     finished: bool = False
     repaired: int = 0  # files uploaded (or to be) as a repaired copy made in this batch
+    # Bytes sent, by what became of their file: the bytes bar's portions.
+    bytes_by: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -183,11 +188,47 @@ class Snapshot:
 
     @property
     def files_fraction(self) -> float:
+        """The files that ended, however (succeeded, failed, cancelled…)."""
         return 1.0 if not self.files_total else self.files_done / self.files_total
 
     @property
     def bytes_fraction(self) -> float:
         return 1.0 if not self.bytes_total else min(1.0, self.bytes_done / self.bytes_total)
+
+    @property
+    def files_ok(self) -> int:
+        """Uploaded or already uploaded: what "100 %" counts (done, not merely ended)."""
+        return self.counts.get("succeeded", 0) + self.counts.get("skipped", 0)
+
+    @property
+    def ok_fraction(self) -> float:
+        return 1.0 if not self.files_total else self.files_ok / self.files_total
+
+    @property
+    def bytes_ok_fraction(self) -> float:
+        """Bytes sent of the files that were uploaded or still are being uploaded."""
+        if not self.bytes_total:
+            return 1.0 if self.ok else 0.0
+        good = self.bytes_by.get("succeeded", 0) + self.bytes_by.get("active", 0)
+        return min(1.0, good / self.bytes_total)
+
+    def file_portions(self) -> list[tuple[str, int]]:
+        """The files bar, stacked: how many ended in each state, in bar order."""
+        order = ("succeeded", "skipped", "failed", "invalid", "cancelled")
+        return [(state, self.counts[state]) for state in order if self.counts.get(state)]
+
+    def byte_portions(self) -> list[tuple[str, int]]:
+        """The bytes bar, stacked: bytes sent of files uploaded, in flight, failed, cancelled."""
+        order = ("succeeded", "active", "failed", "cancelled")
+        return [(kind, self.bytes_by[kind]) for kind in order if self.bytes_by.get(kind)]
+
+    def not_uploaded_text(self) -> str:
+        """`1 failed · 3 invalid · 2 cancelled`: the files that ended without an upload."""
+        return " · ".join(
+            f"{self.counts[state]:,} {state}"
+            for state in ("failed", "invalid", "cancelled")
+            if self.counts.get(state)
+        )
 
     @classmethod
     def take(
@@ -196,18 +237,20 @@ class Snapshot:
         budget: Mapping[str, Budget] | None = None,
         rate: Throughput | None = None,
         *,
+        eta: EtaEstimator | None = None,
         finished: bool = False,
         max_in_flight: int = 8,
         max_failures: int = 8,
     ) -> Snapshot:
         records = result.records
         counts: Counter[str] = Counter()
-        bytes_total = bytes_done = bytes_left = 0
+        bytes_total = bytes_done = 0
         uploading: list[FileRecord] = []
         processing: list[FileRecord] = []
         repairing: list[FileRecord] = []
         failed: list[FileRecord] = []
         repaired = 0
+        bytes_by: Counter[str] = Counter()
         for record in records:
             state = record.state
             counts[state] += 1
@@ -216,32 +259,34 @@ class Snapshot:
             size = record.bytes or 0
             if state not in ("invalid", "skipped"):
                 bytes_total += size
-                bytes_done += min(size, record.bytes_done) if size else record.bytes_done
-            if state not in FINAL_STATES:
-                bytes_left += max(0, size - record.bytes_done)
+                sent = min(size, record.bytes_done) if size else record.bytes_done
+                bytes_done += sent
+                kind = state if state in ("succeeded", "failed", "cancelled") else "active"
+                bytes_by[kind] += sent
             if state == "uploading":
                 uploading.append(record)
             elif state == "processing":
                 processing.append(record)
             elif state == "repairing":
                 repairing.append(record)
-            elif state in FAILED_STATES:
+            elif state in FAILED_STATES or state == "cancelled":
                 failed.append(record)
         files_done = sum(counts[s] for s in FINAL_STATES)
-        bytes_per_s = files_per_s = None
-        if rate is not None:
-            rate.add(bytes_done, files_done)
-            bytes_per_s, files_per_s = rate.rates()
         now = None
         if result.started_at is not None and result.elapsed_s is not None:
-            now = result.started_at + result.elapsed_s
-        eta = _eta(
-            len(records) - files_done,
-            bytes_left,
-            bytes_per_s,
-            files_per_s,
-            _processing_left(processing, now),
-        )
+            now = result.started_at + result.elapsed_s  # the batch's clock, not wall time
+        bytes_per_s: float | None = None
+        estimate: float | None = None
+        if not finished and now is not None:
+            from ._eta import EtaEstimator  # numpy, via the processing-time model
+
+            eta = eta or EtaEstimator()
+            eta.observe(records, now, getattr(result, "event_log", None))
+            bytes_per_s = eta.rate.rates()[0]
+            estimate = eta.estimate(records, now)
+        elif rate is not None:
+            rate.add(bytes_done, files_done)
+            bytes_per_s = rate.rates()[0]
         uploading.sort(key=lambda r: (r.started_at or 0.0, r.file_id))
         processing.sort(key=lambda r: (r.uploaded_at or 0.0, r.file_id))
         failed.sort(key=lambda r: (r.finished_at or 0.0, r.file_id))
@@ -255,7 +300,7 @@ class Snapshot:
             bytes_done=bytes_done,
             elapsed_s=result.elapsed_s,
             bytes_per_s=bytes_per_s,
-            eta_s=0.0 if finished else eta,
+            eta_s=0.0 if finished else estimate,
             in_flight=[_in_flight(r) for r in active],
             in_flight_total=len(uploading) + len(repairing) + len(processing),
             failures=[_failure(r) for r in failed[:max_failures]],
@@ -263,6 +308,7 @@ class Snapshot:
             budget=_budget_lines(budget or {}),
             finished=finished,
             repaired=repaired,
+            bytes_by={k: v for k, v in bytes_by.items() if v},
         )
 
     # text
@@ -305,47 +351,15 @@ class Snapshot:
         parts += [f"{state} {n:,}" for state, n in busy.items()]
         if self.repaired:
             parts.append(f"repaired {self.repaired:,}")
-        bad = self.counts.get("failed", 0) + self.counts.get("invalid", 0)
-        if bad:
-            parts.append(f"failed {bad:,}")
+        parts += [
+            f"{state} {self.counts[state]:,}"
+            for state in ("failed", "invalid", "cancelled")
+            if self.counts.get(state)
+        ]
         low = [b for b in self.budget if b.low]
         if low:
             parts.append(low[0].describe())
         return "mediakit: " + " · ".join(parts)
-
-
-def _eta(
-    files_left: int,
-    bytes_left: int,
-    bytes_per_s: float | None,
-    files_per_s: float | None,
-    processing_left_s: float | None,
-) -> float | None:
-    """Seconds left: the bytes still to send at the recent byte rate, or X's processing of
-    the files it is working on (from their `progress_percent`), whichever ends later. Only
-    when neither is known, the files left at the recent file rate."""
-    if files_left == 0:
-        return 0.0
-    estimates = [s for s in (processing_left_s,) if s is not None]
-    if bytes_left > 0 and bytes_per_s:
-        estimates.append(bytes_left / bytes_per_s)
-    if estimates:
-        return max(estimates)
-    return files_left / files_per_s if files_per_s else None
-
-
-def _processing_left(processing: Sequence[FileRecord], now: float | None) -> float | None:
-    """The longest time X still needs for a file it processes, from how far it has got."""
-    if now is None:
-        return None
-    longest: float | None = None
-    for record in processing:
-        percent, since = record.progress_percent, record.uploaded_at
-        if not percent or since is None or now <= since:
-            continue
-        left = (now - since) * (100 - min(percent, 100)) / percent
-        longest = left if longest is None else max(longest, left)
-    return longest
 
 
 def _in_flight(record: FileRecord) -> InFlight:
@@ -361,10 +375,20 @@ def _in_flight(record: FileRecord) -> InFlight:
 
 
 def _failure(record: FileRecord) -> Failure:
-    reason = record.error_message or record.error_name or record.state
-    if record.error_name and record.error_message and record.error_name not in reason:
-        reason = f"{record.error_name}: {reason}"
-    return Failure(PurePath(record.path).name, record.state, reason)
+    return Failure(
+        PurePath(record.path).name,
+        record.state,
+        failure_reason(record.state, record.error_name, record.error_message),
+    )
+
+
+def failure_reason(state: str, error_name: str | None, error_message: str | None) -> str:
+    """Why a file was not uploaded, in one phrase; a cancelled file says it was cancelled."""
+    if state == "cancelled":
+        return error_message or "cancelled before it finished"
+    if error_name and error_message and error_name not in error_message:
+        return f"{error_name}: {error_message}"
+    return error_message or error_name or "no reason recorded"
 
 
 def _budget_lines(budget: Mapping[str, Budget]) -> tuple[BudgetLine, ...]:

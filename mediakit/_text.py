@@ -8,7 +8,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
-from ._snapshot import Snapshot, Throughput
+from ._eta import EtaEstimator
+from ._snapshot import Snapshot
 from ._view import NullView
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ class TextView(NullView):
         self._width = 0
         self._log_every_s = log_every_s
         self._last_log: float | None = None
-        self._rate = Throughput()
+        self._eta = EtaEstimator()
 
     def start(
         self,
@@ -49,7 +50,7 @@ class TextView(NullView):
     def snapshot(self) -> Snapshot | None:
         if self.live is None:
             return None
-        return Snapshot.take(self.live(), self.budget() if self.budget else None, self._rate)
+        return Snapshot.take(self.live(), self.budget() if self.budget else None, eta=self._eta)
 
     def draw(self) -> None:
         snapshot = self.snapshot()

@@ -1,7 +1,8 @@
 """How a batch shows its progress: an observer the batch notifies, never the other way round.
 
 The batch only calls `changed()` (cheap: it marks the view dirty); the view redraws itself at
-most a few times a second from `refresh()`, which the batch runs as a task on its own loop, so
+most a few times a second (and at least once a second, so the ETA counts down while a long
+APPEND changes nothing) from `refresh()`, which the batch runs as a task on its own loop, so
 updates stay on the thread that runs the batch (the kernel's, in Jupyter). However many files
 and however many changes, a view costs at most one redraw per `REFRESH_S`: a 10,000-file batch
 sends no more widget messages per second than a 10-file one. `finish()` draws the final state
@@ -24,9 +25,10 @@ if TYPE_CHECKING:
     from ._budget import Budget
     from ._snapshot import BatchState
 
-__all__ = ["REFRESH_S", "NullView", "ProgressView", "in_notebook_kernel"]
+__all__ = ["REFRESH_S", "TICK_S", "NullView", "ProgressView", "in_notebook_kernel"]
 
 REFRESH_S = 0.2  # at most 5 redraws a second, whatever the number of files
+TICK_S = 1.0  # and at least one a second: the ETA and the time elapsed move on their own
 
 
 @runtime_checkable
@@ -84,10 +86,13 @@ class NullView:
 
     async def refresh(self) -> None:
         """Redraw while the batch runs; cancelled by the batch when it ends."""
+        quiet = 0.0
         while True:
             await asyncio.sleep(REFRESH_S)
-            if self._dirty:
+            quiet += REFRESH_S
+            if self._dirty or quiet >= TICK_S - 1e-9:
                 self._dirty = False
+                quiet = 0.0
                 self.draws += 1
                 self.draw()
 

@@ -25,16 +25,18 @@ from contextlib import ExitStack, suppress
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from ._eta import EtaEstimator
 from ._html import (
-    BAR_STYLES,
     MUTED,
     OUTCOME_COLORS,
+    TEXT_COLORS,
+    bar_html,
     budget_html,
     counts_html,
     failures_html,
     in_flight_html,
 )
-from ._snapshot import Snapshot, Throughput, format_bytes
+from ._snapshot import Snapshot, format_bytes
 from ._view import NullView, in_notebook_kernel
 
 if TYPE_CHECKING:
@@ -53,34 +55,32 @@ class WidgetView(NullView):
 
         self.max_in_flight = max_in_flight
         self.max_failures = max_failures
-        self._rate = Throughput()
+        self._eta = EtaEstimator()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._shown = False
         self._finished = False
         self.cancel_requested = False
 
-        def bar() -> Any:
-            return w.FloatProgress(
-                value=0.0, min=0.0, max=100.0, bar_style="info", layout=w.Layout(width="320px")
-            )
-
-        def caption(text: str) -> Any:
-            return w.HTML(f'<span style="{MUTED}">{text}</span>', layout=w.Layout(width="44px"))
-
-        self.title = w.HTML()
+        # The title never wraps: it is cut with an ellipsis (the whole text is its tooltip,
+        # and the summary is printed under the dashboard at the end).
+        self.title = w.HTML(layout=w.Layout(flex="1 1 auto", min_width="0", overflow="hidden"))
+        self.title.add_class("mediakit-title")
         self.cancel_button = w.Button(
             description="Cancel",
             icon="stop",
             tooltip="Stop the batch: no new requests; files in flight end cancelled",
-            layout=w.Layout(width="auto"),
+            layout=w.Layout(width="auto", flex="0 0 auto"),
         )
         self.cancel_button.add_class("mediakit-cancel")
         self.cancel_button.on_click(self._clicked)
         _clicks_on_a_subshell(self.cancel_button)
-        self.files_bar, self.bytes_bar = bar(), bar()
-        self.files_text, self.bytes_text = w.HTML(), w.HTML()
-        self.files_text.add_class("mediakit-files")
-        self.bytes_text.add_class("mediakit-bytes")
+        # Both bars and their captions in one CSS grid, so they stay aligned however narrow
+        # the window; each bar is stacked: succeeded, skipped, failed, invalid, cancelled
+        # (and, for bytes, the files in flight) in their own colours.
+        self.bars = w.HTML(layout=w.Layout(width="100%"))
+        self.bars.add_class("mediakit-bars")
+        self.files_text = ""
+        self.bytes_text = ""
         # Throughput and ETA, counts, budget, files in flight, failures: one widget, so a
         # redraw sends one message for all of them. `sections` keeps each piece's HTML.
         self.details = w.HTML()
@@ -88,15 +88,12 @@ class WidgetView(NullView):
         self.sections: dict[str, str] = {}
         self.header = w.HBox(
             [self.title, self.cancel_button],
-            layout=w.Layout(justify_content="space-between", align_items="center"),
+            layout=w.Layout(
+                justify_content="space-between", align_items="center", flex_flow="row nowrap"
+            ),
         )
         self.box = w.VBox(
-            [
-                self.header,
-                w.HBox([caption("files"), self.files_bar, self.files_text]),
-                w.HBox([caption("bytes"), self.bytes_bar, self.bytes_text]),
-                self.details,
-            ],
+            [self.header, self.bars, self.details],
             layout=w.Layout(
                 border=f"2px solid {OUTCOME_COLORS['running']}",
                 padding="4px 10px",
@@ -107,14 +104,7 @@ class WidgetView(NullView):
         self.box.add_class("mediakit-running")
         self._outcome = "running"
         # Everything a redraw may change; each sends at most one message per redraw.
-        self._parts: tuple[Any, ...] = (
-            self.title,
-            self.files_bar,
-            self.files_text,
-            self.bytes_bar,
-            self.bytes_text,
-            self.details,
-        )
+        self._parts: tuple[Any, ...] = (self.title, self.bars, self.details)
 
     @property
     def widgets(self) -> tuple[Any, ...]:
@@ -165,7 +155,7 @@ class WidgetView(NullView):
         return Snapshot.take(
             result,
             self.budget() if self.budget is not None else None,
-            self._rate,
+            eta=self._eta,
             finished=finished,
             max_in_flight=self.max_in_flight,
             max_failures=self.max_failures,
@@ -197,28 +187,32 @@ class WidgetView(NullView):
                 "the built-in emulator" if s.target == "emulator" else s.target or "?"
             )
         color = OUTCOME_COLORS[outcome]
-        bar_style = BAR_STYLES[outcome]
+        # "100 %" means uploaded (or already uploaded), never merely ended.
+        self.files_text = (
+            f"{s.files_ok:,} / {s.files_total:,} files · {_percent(s.ok_fraction):.0f} %"
+        )
+        bad = s.not_uploaded_text()
+        if bad:
+            self.files_text += f" · {bad}"
+        self.bytes_text = (
+            f"{format_bytes(s.bytes_done)} / {format_bytes(s.bytes_total)}"
+            f" · {_percent(s.bytes_ok_fraction):.0f} %"
+        )
         with ExitStack() as stack:
             for part in self._parts:
                 stack.enter_context(part.hold_sync())
-            self.title.value = f'<b style="color: {color}">{escape(title)}</b>'
-            self.files_bar.value = _percent(s.files_fraction, 1)
-            self.bytes_bar.value = _percent(s.bytes_fraction, 1)
-            self.files_bar.bar_style = bar_style
-            self.bytes_bar.bar_style = bar_style
-            self.files_text.value = (
-                f"{s.files_done:,} / {s.files_total:,} files · {_percent(s.files_fraction):.0f} %"
+            tint = TEXT_COLORS.get(outcome, color)
+            self.title.value = (
+                f'<div title="{escape(title)}" style="overflow: hidden; text-overflow: ellipsis;'
+                f' white-space: nowrap; font-weight: 600; color: {tint}">{escape(title)}</div>'
             )
-            self.bytes_text.value = (
-                f"{format_bytes(s.bytes_done)} / {format_bytes(s.bytes_total)}"
-                f" · {_percent(s.bytes_fraction):.0f} %"
-            )
+            self.bars.value = _bars_html(s, self.files_text, self.bytes_text)
             self.sections = {
                 "rate": f'<div style="{MUTED}">{escape(s.rate_text())}</div>',
                 "counts": f"<div>{counts_html(s.counts, s.repaired)}</div>",
                 "budget": budget_html(s.budget),
                 "in_flight": in_flight_html(s.in_flight, s.in_flight_total),
-                "failures": failures_html(s.failures, s.failures_total),
+                "failures": failures_html(s.failures, s.failures_total, counts=s.counts),
             }
             self.details.value = (
                 '<div style="line-height: 1.8">' + "".join(self.sections.values()) + "</div>"
@@ -250,6 +244,23 @@ class WidgetView(NullView):
             self.cancel_button.description = "Cancelling…"
         self.cancel()
         self.changed()
+
+
+def _bars_html(s: Snapshot, files_text: str, bytes_text: str) -> str:
+    """The two stacked bars with their captions and figures, as one grid."""
+    caption = f'<span style="{MUTED}">%s</span>'
+    figures = "white-space: nowrap; overflow: hidden; text-overflow: ellipsis; min-width: 0"
+    return (
+        '<div style="display: grid; grid-template-columns: 44px minmax(80px, 320px) '
+        'minmax(0, max-content); column-gap: 8px; row-gap: 4px; align-items: center">'
+        + caption % "files"
+        + bar_html("files", s.file_portions(), s.files_total)
+        + f'<span class="mediakit-files" style="{figures}">{escape(files_text)}</span>'
+        + caption % "bytes"
+        + bar_html("bytes", s.byte_portions(), s.bytes_total)
+        + f'<span class="mediakit-bytes" style="{figures}">{escape(bytes_text)}</span>'
+        + "</div>"
+    )
 
 
 def _percent(fraction: float, digits: int = 0) -> float:

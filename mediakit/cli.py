@@ -15,6 +15,7 @@ examples:
   mediakit demo                                   # start here: sample media → the emulator
   mediakit upload campaign/ --out results.parquet # the built-in emulator unless --target x
   mediakit upload campaign.csv --target x --journal campaign.sqlite
+  mediakit preflight campaign/                    # what X would refuse, why, and what to do
   mediakit plan campaign/                         # requests per endpoint against X's budgets
   mediakit journal campaign.sqlite                # the latest batch's summary
   mediakit emulator --port 8765                   # X's media API, for your own code
@@ -24,7 +25,7 @@ examples:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import __version__, _cli_demo, _cli_journal, _cli_plan, _cli_upload
+    from . import __version__, _cli_demo, _cli_journal, _cli_plan, _cli_preflight, _cli_upload
     from ._cli_common import Formatter
 
     parser = argparse.ArgumentParser(
@@ -37,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _cli_demo.add_parser(sub)
     _cli_upload.add_parser(sub)
+    _cli_preflight.add_parser(sub)
     _cli_plan.add_parser(sub)
     _cli_journal.add_parser(sub)
     from .emulator._cli import add_parser as add_emulator_parser  # parser and runner

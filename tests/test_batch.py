@@ -107,7 +107,7 @@ async def test_a_mixed_folder(
     assert not result.ok and len(result.failures) == 3
     assert result.target == "emulator"
     out = capsys.readouterr().out
-    assert "6 uploaded to the emulator, 3 failed (see result.failures) in" in out
+    assert "6 uploaded to the emulator, 3 invalid (see result.failures) in" in out
     assert result.summary() in out
 
 
@@ -428,6 +428,8 @@ print(sorted(items["state"]))
     )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
-    assert "1 uploaded to the emulator, 3 cancelled in" in lines[0]  # the summary still printed
+    assert (
+        "1 uploaded to the emulator, 3 cancelled (see result.failures) in" in lines[0]
+    )  # the summary still printed
     assert lines[1] == "INTERRUPTED"
     assert lines[2] == "['cancelled', 'cancelled', 'cancelled', 'succeeded']"

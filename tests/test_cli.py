@@ -99,10 +99,10 @@ def test_version_and_help_everywhere() -> None:
     assert version.stdout.strip() == f"mediakit {mk.__version__}"
     top = mediakit("--help")
     assert top.returncode == 0
-    for command in ("demo", "upload", "plan", "journal", "emulator"):
+    for command in ("demo", "upload", "preflight", "plan", "journal", "emulator"):
         assert command in top.stdout
     assert "examples:" in top.stdout
-    for command in ("demo", "upload", "plan", "journal"):
+    for command in ("demo", "upload", "preflight", "plan", "journal"):
         shown = mediakit(command, "--help")
         assert shown.returncode == 0, shown.stderr
         assert "examples:" in shown.stdout, command
@@ -170,7 +170,7 @@ def test_all_uploaded_is_0_and_a_rerun_skips(photos: Path, server: str, tmp_path
     assert "Not uploaded" not in first.stdout
     again = mediakit("upload", photos, "--base-url", server, "--journal", journal)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "4 already there (skipped)" in again.stdout
+    assert "4 already uploaded (skipped)" in again.stdout
 
 
 def test_invalid_only_is_3_and_failures_are_listed(mixed: Path, server: str) -> None:
@@ -294,13 +294,42 @@ def test_plan_lists_what_cannot_be_uploaded(mixed: Path, tmp_path: Path) -> None
     assert len(pd.read_csv(out)) == 5
 
 
+def test_preflight_says_what_x_would_refuse_and_why(mixed: Path, tmp_path: Path) -> None:
+    done = mediakit("preflight", mixed)
+    assert done.returncode == 3, done.stderr
+    assert done.stdout.startswith("6 files: 5 ok, 1 with problems")
+    # One line per file, relative to the folder; the problem and the hint indented under it.
+    assert re.search(r"^ok\s+p0\.jpg\s+tweet_image · 64×48", done.stdout, re.M)
+    assert re.search(r"^NO\s+notes\.txt\b.*\n\s+- unrecognized media type", done.stdout, re.M)
+    assert re.search(r"^\s+> not media X accepts", done.stdout, re.M)
+    only = mediakit("preflight", mixed, "--problems")
+    assert only.returncode == 3
+    assert "notes.txt" in only.stdout and "p0.jpg" not in only.stdout
+    out = tmp_path / "preflight.csv"
+    data = mediakit("preflight", mixed, "--json", "--out", out)
+    assert data.returncode == 3, data.stderr
+    report = json.loads(data.stdout)
+    assert (report["files"], report["ok"], report["refused"], report["exit_code"]) == (6, 5, 1, 3)
+    bad = [v for v in report["verdicts"] if not v["ok"]]
+    assert [Path(v["path"]).name for v in bad] == ["notes.txt"]
+    assert bad[0]["problems"][0].startswith("unrecognized media type")
+    assert len(pd.read_csv(out)) == 6
+    (mixed / "notes.txt").unlink()
+    clean = mediakit("preflight", mixed)
+    assert clean.returncode == 0, clean.stderr
+    assert clean.stdout.startswith("5 files: 5 ok, 0 with problems")
+    assert mediakit("preflight", tmp_path / "nowhere").returncode == 2
+    assert mediakit("preflight", mixed, "--out", tmp_path / "x.txt").returncode == 2
+    assert "3    some files would be refused" in mediakit("preflight", "--help").stdout
+
+
 def test_journal_shows_the_latest_batch_or_all(mixed: Path, server: str, tmp_path: Path) -> None:
     journal = tmp_path / "j.sqlite"
     for _ in range(2):
         assert mediakit("upload", mixed, "--base-url", server, "--journal", journal).returncode == 3
     latest = mediakit("journal", journal)
     assert latest.returncode == 0, latest.stderr
-    assert "0 uploaded" in latest.stdout and "5 already there (skipped)" in latest.stdout
+    assert "0 uploaded" in latest.stdout and "5 already uploaded (skipped)" in latest.stdout
     assert re.search(r"notes\.txt · invalid · unrecognized media type", latest.stdout)
     out = tmp_path / "all.parquet"
     every = mediakit("journal", journal, "--batch", "all", "--out", out, "--json")
@@ -405,7 +434,9 @@ def test_ctrl_c_cancels_the_batch_and_exits_130(tmp_path: Path) -> None:
                 proc.kill()
     assert code == 130, started + rest
     assert "cancelling" in rest
-    assert re.search(r"\d+ uploaded to .* cancelled in [\d.]+ s", rest), rest
+    assert re.search(r"\d+ uploaded to .* cancelled \(see result.failures\) in [\d.]+ s", rest), (
+        rest
+    )
     assert re.search(r"loop\d\.gif · cancelled · ", rest), rest
     shown = mediakit("journal", journal, "--json")
     counts = json.loads(shown.stdout)["counts"]

@@ -74,7 +74,7 @@ async def test_rerun_skips_what_succeeded_and_force_uploads_again(
     assert len(commands(emu, "INIT")) == inits  # nothing uploaded again
     assert list(second.items["state"]) == ["skipped", "skipped", "invalid"]
     assert list(second.items["media_id"][:2]) == list(first.items["media_id"][:2])
-    assert second.ok is False and "2 already there (skipped)" in second.summary()
+    assert second.ok is False and "2 already uploaded (skipped)" in second.summary()
     third = await mk.upload_files_async(
         paths[:2], emulator=emu, journal=journal, force=True, progress="none"
     )

@@ -74,8 +74,8 @@ def check_content(notebook: nbformat.NotebookNode, stem: str) -> None:
     elif stem == "02-long-batch":
         background, rerun = dashboards(notebook)
         # Cancelled once ten files were up: the rest were queued or in flight.
-        assert " cancelled in " in background.title, background
-        assert "already there (skipped)" in rerun.title, rerun
+        assert " cancelled (see result.failures) in " in background.title, background
+        assert "already uploaded (skipped)" in rerun.title, rerun
         assert any(t.startswith("Batch ") and "skipped" in t for t in texts), texts  # !mediakit
     elif stem == "04-real-account":
         first = next(t for t in texts if t)

@@ -62,7 +62,14 @@ def watchable(tmp_path: Path):
 
 
 def rows(html: str) -> int:
-    return html.count("<tr>")
+    return html.count('class="mediakit-row')
+
+
+def portions(view: WidgetView, bar: str) -> list[tuple[str, int]]:
+    """A stacked bar's portions as drawn: (what, how many files or bytes), in order."""
+    html = view.bars.value.split(f"mediakit-bar-{bar}", 1)[1].split("mediakit-bar-", 1)[0]
+    found = re.findall(r'mediakit-portion-(\w+)" data-amount="(\d+)"', html)
+    return [(kind, int(amount)) for kind, amount in found]
 
 
 def text_of(html: str) -> str:
@@ -84,10 +91,13 @@ async def test_dashboard_after_a_batch_with_failures(
     result = await mk.upload_folder_async(media_dir, emulator=emulator, progress=view)
 
     assert result.counts == {"succeeded": 5, "invalid": 2}
-    assert view.files_bar.value == 100.0
-    assert view.files_text.value == "7 / 7 files · 100 %"
-    assert view.bytes_bar.value == 100.0  # invalid files have nothing to upload
-    assert view.files_bar.bar_style == view.bytes_bar.bar_style == "danger"
+    # 100 % means uploaded: the invalid files are their own red portion, not a red bar.
+    assert view.files_text == "5 / 7 files · 71 % · 2 invalid"
+    assert portions(view, "files") == [("succeeded", 5), ("invalid", 2)]
+    uploaded = int(result.items["bytes"].where(result.items["state"] == "succeeded").sum())
+    assert portions(view, "bytes") == [("succeeded", uploaded)]
+    assert view.bytes_text.endswith(" · 100 %")  # invalid files have nothing to upload
+    assert "5 / 7 files · 71 % · 2 invalid" in text_of(view.bars.value)
     assert "mediakit-failed" in view.box._dom_classes
     assert "mediakit-running" not in view.box._dom_classes
     assert view.box.layout.border == "2px solid #b91c1c"
@@ -95,7 +105,9 @@ async def test_dashboard_after_a_batch_with_failures(
     assert view.cancel_button.layout.display == "none"
     assert text_of(view.sections["counts"]) == "succeeded 5 · invalid 2"
     failures = text_of(view.sections["failures"])
-    assert "2 failed" in failures and "empty.jpg" in failures and "empty file" in failures
+    assert "not uploaded: 2 invalid" in failures and "failed" not in failures
+    assert "empty.jpg" in failures and "empty file" in failures
+    assert rows(view.sections["failures"]) == 2
     assert "notes &lt;b&gt;.bin" in view.sections["failures"]  # names are escaped
     assert "<b>.bin" not in view.sections["failures"]
     assert view.sections["in_flight"] == ""
@@ -115,16 +127,16 @@ async def test_dashboard_ends_green_and_moved_while_running(
     for i in range(3):
         mf.make_jpeg(media_dir / f"d{i}.jpg", 64, 48)
     view = WidgetView()
-    seen: list[tuple[str, str, float, str]] = []
+    seen: list[tuple[str, str, int, str]] = []
     draw = view.draw
 
     def recording_draw() -> None:
         draw()
         seen.append(
             (
-                view.files_text.value,
+                view.files_text,
                 view.sections["in_flight"],
-                view.bytes_bar.value,
+                sum(n for _, n in portions(view, "bytes")),
                 view.title.value,
             )
         )
@@ -135,8 +147,10 @@ async def test_dashboard_ends_green_and_moved_while_running(
     )
 
     assert result.ok and result.counts == {"succeeded": 6}
-    assert view.files_bar.value == view.bytes_bar.value == 100.0
-    assert view.files_bar.bar_style == "success"
+    assert view.files_text == "6 / 6 files · 100 %"
+    assert view.bytes_text.endswith(" · 100 %")
+    assert portions(view, "files") == [("succeeded", 6)]
+    assert portions(view, "bytes") == [("succeeded", int(result.items["bytes"].sum()))]
     assert "mediakit-succeeded" in view.box._dom_classes
     assert view.box.layout.border == "2px solid #15803d"
     assert f"✓ {result.summary()}" in view.title.value
@@ -146,7 +160,7 @@ async def test_dashboard_ends_green_and_moved_while_running(
     flights = " ".join(text_of(flight) for _, flight, _, _ in seen)
     assert "processing" in flights
     assert re.search(r"\.mp4\s*(APPEND \d+/\d+|INIT|FINALIZE|processing)", flights), flights
-    assert all(title.startswith("<b") and "Uploading 6 files" in title for *_, title in seen)
+    assert all("Uploading 6 files" in title for *_, title in seen)
     bars = [bar for _, _, bar, _ in seen]
     assert bars == sorted(bars)  # bytes only go forward here (no retries)
 
@@ -174,7 +188,12 @@ def test_cancel_button_stops_a_background_job(emulator: Emulator, media_dir: Pat
     assert "mediakit-cancelled" in view.box._dom_classes
     assert f"■ {result.summary()}" in view.title.value
     assert "3 cancelled" in view.title.value
-    assert view.files_bar.bar_style == "warning"
+    failures = result.failures
+    assert list(failures.columns[:3]) == ["path", "state", "reason"]
+    assert failures["reason"].tolist() == ["cancelled before it finished"] * 3
+    # Cancelled is not done: 0 %, and the bar is the cancelled colour, not full and green.
+    assert view.files_text == "0 / 3 files · 0 % · 3 cancelled"
+    assert portions(view, "files") == [("cancelled", 3)]
 
 
 class ReadyView(WidgetView):
@@ -360,7 +379,8 @@ def test_ten_thousand_files_show_the_files_in_flight_and_counts_for_the_rest() -
     assert text_of(view.sections["counts"]) == (
         "queued 6,000 · uploading 30 · processing 470 · succeeded 3,490 · failed 10"
     )
-    assert view.files_text.value == "3,500 / 10,000 files · 35 %"
+    assert view.files_text == "3,490 / 10,000 files · 34 % · 10 failed"
+    assert portions(view, "files") == [("succeeded", 3490), ("failed", 10)]
     assert len(view.details.value) < 8000  # bounded, whatever the number of files
     assert "rate limits left: append 100/1,875 · resets " in text_of(view.sections["budget"])
 
@@ -540,8 +560,14 @@ def test_result_repr_html(emulator: Emulator, media_dir: Path) -> None:
     assert "target the built-in emulator · api v2 · batch " + result.batch_id in text
     assert "succeeded 2 · invalid 8" in text
     assert re.search(r"10 files · [\d.]+ (B|KB) uploaded · in ", text), text
-    assert "8 failed" in text
+    # The words of result.counts: invalid files are "invalid", never "failed".
+    assert "not uploaded: 8 invalid" in text and "failed" not in text.replace("failures", "")
     assert rows(html) == 5  # the first failures only
+    # Name, state, reason, in a grid (JupyterLab restyles tables), the reason in the theme's
+    # error colour (brighter in its dark theme).
+    assert "<table" not in html and "grid-template-columns" in html
+    assert re.search(r"empty_\d\.jpg</div><div [^>]*>invalid</div><div [^>]*>empty file", html)
+    assert "var(--jp-error-color1" in html
     assert "+ 3 more: result.failures" in text
     assert "empty file" in text
     assert "<script>" not in html and "&lt;script&gt;.jpg" in html
@@ -566,44 +592,6 @@ def test_job_repr_html(emulator: Emulator, media_dir: Path) -> None:
     assert "UploadJob (done)" in done and "mediakit-succeeded" in done
     assert result.summary() in text_of(done)
     assert "succeeded 2" in text_of(done)
-
-
-def test_eta_waits_for_x_to_process() -> None:
-    def snapshot(*records: FileRecord) -> Snapshot:
-        result = UploadResult(
-            list(records),
-            [],
-            target="emulator",
-            api="v2",
-            batch_id="b",
-            clock=mk.ManualClock(110.0),
-            started_at=100.0,
-            finished_at=None,
-        )
-        now = [0.0]
-        rate = Throughput(now=lambda: now[0])
-        rate.add(0, 0)  # nothing sent 10 s ago
-        now[0] = 10.0
-        return Snapshot.take(result, rate=rate)
-
-    # A video 25 % through X's processing 6 s after its upload: 18 s to go.
-    video = FileRecord(
-        "b",
-        0,
-        "v.mp4",
-        bytes=100,
-        bytes_done=100,
-        state="processing",
-        progress_percent=25,
-        uploaded_at=104.0,
-    )
-    assert snapshot(video).eta_s == pytest.approx(18.0)
-    # 200 bytes sent in the last 10 s, 500 to go: 25 s, later than the processing.
-    photo = FileRecord("b", 1, "p.jpg", bytes=600, bytes_done=100, state="uploading")
-    assert snapshot(video, photo).eta_s == pytest.approx(25.0)
-    # Nothing known yet: no ETA rather than a wrong one.
-    started = FileRecord("b", 2, "w.mp4", bytes=100, state="processing", uploaded_at=109.0)
-    assert snapshot(started).eta_s is None
 
 
 def test_a_job_that_has_not_started_says_so() -> None:

@@ -43,8 +43,10 @@ __all__ = [
 
 MAX_CONCURRENCY = 32
 """The most files the adaptive default uploads at once."""
-INITIAL_CONCURRENCY = 4
-"""Where the adaptive default starts, before any round trip was measured."""
+INITIAL_CONCURRENCY = 8
+"""Where the adaptive default starts, before any round trip was measured (or higher: every
+file X will process starts at once, up to the ceiling, since each one's processing, not its
+upload, sets when the batch can end)."""
 MEMORY_BUDGET = 256 * 1024 * 1024
 """Bytes of upload buffers the adaptive default keeps in flight at most."""
 
@@ -66,6 +68,7 @@ class Demand:
             min(chunk, size)): the largest among the waiting files.
         chunk_size: the batch's chunk size (the "+ 2 chunks" of the memory budget).
         segments_per_file: APPEND requests in flight per file at most.
+        processed_waiting: waiting files that X will process (videos, GIFs).
     """
 
     requests: Mapping[str, int]
@@ -74,6 +77,7 @@ class Demand:
     file_bytes: int
     chunk_size: int
     segments_per_file: int = 1
+    processed_waiting: int = 0
 
     @property
     def files_left(self) -> int:
@@ -178,6 +182,8 @@ class Controller:
 
     def decide(self, now: float, demand: Demand, budgets: Mapping[str, Budget]) -> Decision:
         """The limit now: the smallest of ceiling, memory, open files, budget and measure."""
+        if self.adaptive and self._answers == 0:
+            self._measured = max(self._measured, min(self.ceiling, demand.processed_waiting))
         self._adjust(demand)
         candidates = [
             Decision(self.ceiling, "ceiling", "the ceiling you set" if not self.adaptive else ""),

@@ -102,6 +102,7 @@ class Admission:
         # Requests each file still has to send (INIT, APPEND, FINALIZE), and their sum.
         self._left: dict[int, dict[str, int]] = {}
         self._need: dict[str, int] = dict.fromkeys(UPLOAD_COMMANDS, 0)
+        self._processed_waiting = 0  # videos and GIFs not yet given a slot
         self.controller = Controller(ceiling=ceiling, open_files=_open_file_limit())
         self.slots = Slots(1, byte_budget=MEMORY_BUDGET - 2 * client.chunk_size)
         first = self.controller.decide(client.clock.now(), self._demand(), {})
@@ -117,6 +118,7 @@ class Admission:
         done = len(resume.done_segments) if resume is not None else 0
         left["APPEND"] = max(0, (check.segments or 1) - done)
         self._left[file_id] = left
+        self._processed_waiting += _processed(check)
         for command, count in left.items():
             self._need[command] += count
 
@@ -147,6 +149,7 @@ class Admission:
             file_bytes=self.slots.waiting_bytes(),
             chunk_size=self.client.chunk_size,
             segments_per_file=self.client.segment_concurrency,
+            processed_waiting=self._processed_waiting,
         )
 
     def decide(self) -> None:
@@ -177,11 +180,16 @@ class Admission:
         size = self._holds(check)
         self.decide()
         await self.slots.acquire(size)
+        self._processed_waiting -= _processed(check)
         try:
             yield
         finally:
             self.slots.release(size)
             self.decide()
+
+
+def _processed(check: FileCheck) -> int:
+    return 1 if check.kind in ("video", "gif") else 0
 
 
 def _open_file_limit() -> int | None:

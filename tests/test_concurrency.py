@@ -88,7 +88,7 @@ def test_small_files_with_budget_left_go_wide() -> None:
         decision = controller.decide(clock.now(), photos(200 - limit, limit), plenty(clock))
         limit = decision.limit
         seen.append(limit)
-    assert seen[:4] == [4, 8, 16, 32]
+    assert seen[:3] == [8, 16, 32]
     assert limit == MAX_CONCURRENCY and decision.reason == "ceiling"
 
 
@@ -96,16 +96,16 @@ def test_it_grows_only_while_files_wait_for_full_slots() -> None:
     clock = ManualClock(START)
     controller = Controller()
     for _ in range(4):
-        one_round(controller, clock, 4, 0.125)
-        # Three files are left, fewer than the slots: an idle limit proves nothing.
-        assert controller.decide(clock.now(), photos(0, 3), plenty(clock)).limit == 4
+        one_round(controller, clock, 8, 0.125)
+        # Seven files are left, fewer than the slots: an idle limit proves nothing.
+        assert controller.decide(clock.now(), photos(0, 7), plenty(clock)).limit == 8
 
 
 def test_round_trips_stretching_back_it_off() -> None:
     clock = ManualClock(START)
     controller = Controller()
-    limit = 4
-    for _ in range(3):  # up to 32
+    limit = INITIAL_CONCURRENCY
+    for _ in range(2):  # up to 32
         one_round(controller, clock, limit, 0.1)
         limit = controller.decide(clock.now(), photos(100, limit), plenty(clock)).limit
     assert limit == 32
@@ -176,6 +176,23 @@ def test_memory_bounds_large_files() -> None:
     decision = controller.decide(clock.now(), demand, plenty(clock))
     assert decision.reason == "memory"
     assert decision.limit == (MEMORY_BUDGET - 8 * MiB) // (12 * MiB) == 20
+
+
+def test_files_x_will_process_start_together() -> None:
+    # Twenty videos and GIFs: each one's processing sets when the batch can end, so all of
+    # them start at once (beyond the usual start), within the ceiling.
+    demand = Demand(
+        requests={"INIT": 50, "APPEND": 50, "FINALIZE": 50},
+        files_waiting=50,
+        files_uploading=0,
+        file_bytes=MiB,
+        chunk_size=4 * MiB,
+        processed_waiting=20,
+    )
+    assert Controller().decide(START, demand, {}).limit == 20
+    assert Controller(ceiling=6).decide(START, demand, {}).limit == 6
+    few = Demand(**{**demand.__dict__, "processed_waiting": 2})
+    assert Controller().decide(START, few, {}).limit == INITIAL_CONCURRENCY
 
 
 def test_open_files_bound_it() -> None:

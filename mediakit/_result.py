@@ -135,6 +135,14 @@ class UploadResult:
         return responses_frame(list(self._events))
 
     @property
+    def concurrency_now(self) -> tuple[int, str] | None:
+        """The batch's latest limit on files at once and its reason (None before it decided)."""
+        if not self._concurrency:
+            return None
+        last = self._concurrency[-1]
+        return last.limit, last.reason
+
+    @property
     def concurrency(self) -> pd.DataFrame:
         """How many files the batch let upload at once, over time: one row per change, with
         `at`, `elapsed_s` (since the batch started), `limit`, `uploading` and `waiting` (files

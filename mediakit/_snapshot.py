@@ -165,6 +165,9 @@ class Snapshot:
     budget: Sequence[BudgetLine] = field(default_factory=tuple)
     finished: bool = False
     repaired: int = 0  # files uploaded (or to be) as a repaired copy made in this batch
+    # How many files may upload at once now, and why ("measured", "paced", …): None when the
+    # batch has not decided (or the state read is not a live batch).
+    at_once: tuple[int, str] | None = None
 
     @property
     def ok(self) -> bool:
@@ -263,6 +266,7 @@ class Snapshot:
             budget=_budget_lines(budget or {}),
             finished=finished,
             repaired=repaired,
+            at_once=getattr(result, "concurrency_now", None),
         )
 
     # text
@@ -303,6 +307,9 @@ class Snapshot:
             if self.counts.get(s)
         }
         parts += [f"{state} {n:,}" for state, n in busy.items()]
+        if self.at_once is not None and not self.finished:
+            limit, reason = self.at_once
+            parts.append(f"≤{limit} at once" + (" (paced)" if reason == "paced" else ""))
         if self.repaired:
             parts.append(f"repaired {self.repaired:,}")
         bad = self.counts.get("failed", 0) + self.counts.get("invalid", 0)

@@ -345,3 +345,26 @@ def test_concurrency_none_is_adaptive_and_a_number_is_checked() -> None:
     assert mk.UploadOptions().concurrency is None
     with pytest.raises(mk.ConfigurationError, match="at least 1"):
         mk.UploadOptions(concurrency=0)
+
+
+def test_the_progress_line_shows_the_limit_and_pacing() -> None:
+    from mediakit._concurrency import Change
+    from mediakit._records import FileRecord
+    from mediakit._snapshot import Snapshot
+
+    record = FileRecord(batch_id="b", file_id=0, path="p.jpg", state="uploading")
+    changes = [Change(START, 8, 0, 10, "starting", ""), Change(START + 1, 3, 8, 2, "paced", "")]
+    live = mk.UploadResult(
+        [record],
+        [],
+        target="emulator",
+        api="v2",
+        batch_id="b",
+        clock=ManualClock(START + 2),
+        started_at=START,
+        finished_at=None,
+        concurrency=changes,
+    )
+    assert live.concurrency_now == (3, "paced")
+    assert "≤3 at once (paced)" in Snapshot.take(live).line()
+    assert list(live.concurrency["reason"]) == ["starting", "paced"]

@@ -1,7 +1,9 @@
 """The batch scheduler: many files through one `MediaClient`, politely and to the end.
 
-- `concurrency` files upload at once (INIT to FINALIZE). A file waiting for X to process it
-  holds no upload slot: one poller honours each `check_after_secs` and the STATUS budget.
+- As many files upload at once (INIT to FINALIZE) as `_concurrency.Controller` decides from
+  the rate budget, the measured round trips, memory and open files (`concurrency=N` is its
+  ceiling); every change is in `concurrency_log`. A file waiting for X to process it holds no
+  upload slot: one poller honours each `check_after_secs` and the STATUS budget.
 - Longest processing first (videos by size, then GIFs, then images): X processes in parallel,
   so the batch ends when the longest processing does, not after the sum of uploads.
 - One file's failure never stops the others; every file ends in exactly one final state.
@@ -30,11 +32,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ._client import MediaClient, RequestContext
+from ._concurrency import Change
 from ._errors import APIError, MediakitError, ProcessingError, TLSError, TransportError
 from ._failures import answer_lost, processing_error
 from ._media import FileCheck, recheck
 from ._protocol import MediaState
 from ._records import OK_STATES, Event, FileRecord
+from ._slots import Admission
 
 __all__ = ["Batch", "BatchInput", "Claims", "Prepare", "Resume", "new_batch_id"]
 
@@ -106,7 +110,7 @@ class Batch:
         inputs: Sequence[BatchInput],
         *,
         batch_id: str,
-        concurrency: int = 4,
+        concurrency: int | None = None,
         status_deadline_s: float | None = None,
         on_change: Callable[[FileRecord], None] | None = None,
         on_event: Callable[[Event], None] | None = None,
@@ -124,7 +128,7 @@ class Batch:
         self._on_change = on_change
         self._on_event = on_event
         self._claims = claims
-        self._slots = asyncio.Semaphore(concurrency)
+        self._admission = Admission(client, concurrency)
         self._waiting: list[tuple[float, int, int, MediaState]] = []  # (due, seq, file_id, state)
         self._seq = itertools.count()
         self._wake = asyncio.Event()
@@ -137,10 +141,16 @@ class Batch:
         # Beside the client's own `on_event` (the user's), never instead of it.
         self._unsubscribe = client.subscribe(self._event)
 
+    @property
+    def concurrency_log(self) -> list[Change]:
+        """Every change of how many files may upload at once, and why."""
+        return self._admission.log
+
     # records and events
 
     def _event(self, event: Event) -> None:
         self.events.append(event)
+        self._admission.observe(event)
         record = self._record_for(event.file_id)
         if record is not None:
             if event.attempt > 1:
@@ -167,6 +177,7 @@ class Batch:
         record.state = state  # type: ignore[assignment]
         record.phase = None
         record.finished_at = self.client.clock.now()
+        self._admission.ended(record.file_id)
         if error is not None:
             record.error_message = _message(error)
             lost = isinstance(error, APIError) and error.after_lost_answer
@@ -208,6 +219,8 @@ class Batch:
             runnable.append(item)
         runnable.sort(key=_longest_processing_first)
         staged.sort(key=_longest_processing_first)
+        for item in [*runnable, *staged]:
+            self._admission.plan(item.record.file_id, item.check, item.resume)
         self._uploads_left = len(runnable) + len(staged)
         poller = asyncio.create_task(self._poller(), name="mediakit-poller")
         self._uploads = [
@@ -309,7 +322,7 @@ class Batch:
                             self._poll_again(item)
                         return
                 else:
-                    async with self._slots:
+                    async with self._admission.slot(item.check):
                         holder = self._take(item)
                         if holder is None and record.final:  # another process finished it
                             self._finish(record, record.state)

@@ -76,7 +76,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     cmd.add_argument("--seed", type=int, default=1, help="the same seed makes the same files")
     cmd.add_argument(
-        "--concurrency", type=positive_int, default=4, metavar="N", help="files at once"
+        "--concurrency",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="the most files at once (default: adaptive)",
     )
     cmd.set_defaults(run=run)
 

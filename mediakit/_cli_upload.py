@@ -90,9 +90,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     how.add_argument(
         "--concurrency",
         type=positive_int,
-        default=4,
+        default=None,
         metavar="N",
-        help="files uploading at once (default 4)",
+        help="the most files uploading at once (default: adaptive, up to 32)",
     )
     how.add_argument(
         "--pattern", default="*", metavar="GLOB", help="in a folder, only names matching GLOB"

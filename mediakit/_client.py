@@ -27,6 +27,7 @@ from ._budget import RateBudget
 from ._check import describe, instance_of, one_of, seconds, whole_number
 from ._chunks import close_parts, open_parts, reader
 from ._clock import Clock, SystemClock
+from ._concurrency import MAX_CONCURRENCY
 from ._credentials import Credentials
 from ._errors import (
     APIError,
@@ -43,7 +44,7 @@ from ._failures import (
     transport_failure,
     unconfirmed_finalize,
 )
-from ._http import httpx, make_client
+from ._http import httpx, make_client, pool_size
 from ._logs import watch
 from ._media import DEFAULT_CHUNK, FileCheck, inspect_file, read_chunk
 from ._protocol import DIALECTS, ErrorInfo, MediaState, Outgoing, parse_error, read_state
@@ -175,6 +176,7 @@ class MediaClient:
         status_deadline_s: float = 3600.0,
         allow_insecure: bool = False,
         seed: int | None = None,
+        max_connections: int | None = None,
     ) -> None:
         one_of("api", api, tuple(DIALECTS))
         seconds("timeout", timeout, allow_none=True)
@@ -208,6 +210,7 @@ class MediaClient:
             verify=verify,
             proxy=proxy,
             allow_insecure=allow_insecure,
+            max_connections=max_connections or pool_size(MAX_CONCURRENCY, segment_concurrency),
         )
 
     @property

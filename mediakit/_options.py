@@ -72,7 +72,11 @@ class UploadOptions:
         api: "v2" (X's current media endpoints) or "v1.1".
         category: "auto" (inferred from the content) or one of X's media categories.
         dm: with category "auto", pick the dm_ categories.
-        concurrency: files uploading at once (INIT to FINALIZE); processing holds no slot.
+        concurrency: the most files uploading at once (INIT to FINALIZE); processing holds no
+            slot. None (the default) is adaptive: the batch decides as it goes, up to
+            `MAX_CONCURRENCY` (32), from the rate budget left, the measured round trips, memory
+            and open files (`result.concurrency` shows what it chose, and why). A number is a
+            ceiling the batch never exceeds (it may still pace below it for the budget).
         segment_concurrency: APPEND requests in flight per file.
         chunk_size: bytes per APPEND (grown when a file would need over 1,000 segments).
         status_deadline_s: the longest wait for X to process one file.
@@ -114,7 +118,7 @@ class UploadOptions:
     api: ApiName = "v2"
     category: str = "auto"
     dm: bool = False
-    concurrency: int = 4
+    concurrency: int | None = None
     segment_concurrency: int = 3
     chunk_size: int = DEFAULT_CHUNK
     status_deadline_s: float = 3600.0
@@ -149,7 +153,7 @@ class UploadKwargs(TypedDict, total=False):
     api: ApiName
     category: str
     dm: bool
-    concurrency: int
+    concurrency: int | None
     segment_concurrency: int
     chunk_size: int
     status_deadline_s: float
@@ -224,7 +228,8 @@ def _check(o: UploadOptions) -> None:
             f"category must be 'auto' or one of {', '.join(CATEGORIES)}, not {o.category!r}"
         )
     _flag("dm", o.dm)
-    whole_number("concurrency", o.concurrency, minimum=1)
+    if o.concurrency is not None:
+        whole_number("concurrency", o.concurrency, minimum=1)
     whole_number("segment_concurrency", o.segment_concurrency, minimum=1)
     whole_number("chunk_size", o.chunk_size, minimum=1, maximum=Limits().max_chunk_bytes)
     seconds("status_deadline_s", o.status_deadline_s)

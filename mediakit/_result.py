@@ -8,6 +8,7 @@ from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._clock import Clock
+from ._concurrency import Change
 from ._records import FILE_STATES, FINAL_STATES, OK_STATES, Event, FileRecord, display_path
 
 if TYPE_CHECKING:
@@ -19,7 +20,14 @@ if TYPE_CHECKING:
     from ._model import ProcessingTimeModel
     from ._sync import BackgroundRun
 
-__all__ = ["UploadJob", "UploadResult", "failures_frame", "name_files", "summary_line"]
+__all__ = [
+    "UploadJob",
+    "UploadResult",
+    "concurrency_line",
+    "failures_frame",
+    "name_files",
+    "summary_line",
+]
 
 
 def summary_line(records: Sequence[FileRecord], target: str, elapsed_s: float | None) -> str:
@@ -76,6 +84,27 @@ def _text(value: Any) -> str | None:
     return None if value is None or pd.isna(value) else str(value)
 
 
+def concurrency_line(
+    records: Sequence[FileRecord], changes: Sequence[Change], until: float | None
+) -> str:
+    """`up to 24 files at once (paced 31 s to the rate budget)`: what the batch chose, from
+    the files' upload spans (INIT to FINALIZE answered) and the limit's changes."""
+    spans = [(r.started_at, 1) for r in records if r.started_at and r.uploaded_at]
+    spans += [(r.uploaded_at, -1) for r in records if r.started_at and r.uploaded_at]
+    if not spans or not changes:
+        return ""
+    peak = running = 0
+    for _, step in sorted(spans, key=lambda s: (s[0], s[1])):  # an end before a start
+        running += step
+        peak = max(peak, running)
+    text = f"up to {peak} file{'s' if peak != 1 else ''} at once"
+    ends = [c.at for c in changes[1:]] + [until if until is not None else changes[-1].at]
+    paced = sum(end - c.at for c, end in zip(changes, ends, strict=True) if c.reason == "paced")
+    if paced >= 0.5:
+        text += f" (paced {paced:.0f} s to the rate budget)"
+    return text
+
+
 def name_files(records: Sequence[FileRecord], most: int = 10) -> str:
     """`a.jpg, b.mp4 and 3 more`: the files a warning is about, by name."""
     names = [display_path(r.path) for r in records[:most]]
@@ -99,8 +128,10 @@ class UploadResult:
         finished_at: float | None,
         warnings: Sequence[str] = (),
         not_journaled: Sequence[int] = (),
+        concurrency: Sequence[Change] = (),
     ) -> None:
         self._records = records
+        self._concurrency = concurrency
         self._events = events
         self._warnings = warnings
         self._not_journaled = frozenset(not_journaled)
@@ -142,6 +173,40 @@ class UploadResult:
         from ._frames import responses_frame
 
         return responses_frame(list(self._events))
+
+    @property
+    def concurrency_now(self) -> tuple[int, str] | None:
+        """The batch's latest limit on files at once and its reason (None before it decided)."""
+        if not self._concurrency:
+            return None
+        last = self._concurrency[-1]
+        return last.limit, last.reason
+
+    @property
+    def concurrency(self) -> pd.DataFrame:
+        """How many files the batch let upload at once, over time: one row per change, with
+        `at`, `elapsed_s` (since the batch started), `limit`, `uploading` and `waiting` (files
+        then), `reason` (ceiling, starting, measured, paced, memory, open files) and `detail`."""
+        import pandas as pd
+
+        t0 = self.started_at
+        rows = [
+            {
+                "at": pd.Timestamp(c.at, unit="s", tz="UTC"),
+                "elapsed_s": None if t0 is None else max(0.0, c.at - t0),
+                "limit": c.limit,
+                "uploading": c.uploading,
+                "waiting": c.waiting,
+                "reason": c.reason,
+                "detail": c.detail,
+            }
+            for c in self._concurrency
+        ]
+        columns = ["at", "elapsed_s", "limit", "uploading", "waiting", "reason", "detail"]
+        frame = pd.DataFrame(rows, columns=columns)
+        return frame.astype(
+            {"elapsed_s": "float64", "limit": "int64", "uploading": "int64", "waiting": "int64"}
+        )
 
     # --- analysis: thin delegations to _latency, _model, _plots and _analysis ---------------
 
@@ -278,6 +343,9 @@ class UploadResult:
         `counts`), with the
         number of `warnings` when there are any."""
         text = summary_line(self._records, self.target, self.elapsed_s)
+        at_once = concurrency_line(self._records, self._concurrency, self.finished_at)
+        if at_once:
+            text += f"; {at_once}"
         count = len(self.warnings)
         if count:
             text += f"; {count} warning{'s' if count != 1 else ''} (see result.warnings)"

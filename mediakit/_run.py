@@ -15,8 +15,10 @@ from pathlib import Path
 
 from ._batch import Batch, new_batch_id
 from ._client import MediaClient
+from ._concurrency import MAX_CONCURRENCY
 from ._errors import ConfigurationError, TransportError
 from ._fix import Judged, RepairStage, decide, repair_options, to_repair_verdicts
+from ._http import pool_size
 from ._inputs import hash_files, make_inputs
 from ._journal import Journal, default_journal_path
 from ._journaling import JournalWriter
@@ -112,6 +114,8 @@ async def run_batch(
         segment_concurrency=o.segment_concurrency,
         chunk_size=o.chunk_size,
         status_deadline_s=o.status_deadline_s,
+        # Connections for the most files the batch may upload at once, all kept alive.
+        max_connections=pool_size(o.concurrency or MAX_CONCURRENCY, o.segment_concurrency),
     )
     try:
         view = make_view(o.progress)
@@ -190,6 +194,7 @@ async def run_batch(
             finished_at=batch.finished_at,
             warnings=[journal_warning] if journal_warning else [],
             not_journaled=[r.file_id for r in writer.missing(batch.records)] if writer else [],
+            concurrency=batch.concurrency_log,
         )
 
     if on_batch is not None:

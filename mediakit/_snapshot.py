@@ -170,6 +170,9 @@ class Snapshot:
     repaired: int = 0  # files uploaded (or to be) as a repaired copy made in this batch
     # Bytes sent, by what became of their file: the bytes bar's portions.
     bytes_by: Mapping[str, int] = field(default_factory=dict)
+    # How many files may upload at once now, and why ("measured", "paced", …): None when the
+    # batch has not decided (or the state read is not a live batch).
+    at_once: tuple[int, str] | None = None
 
     @property
     def ok(self) -> bool:
@@ -309,6 +312,7 @@ class Snapshot:
             finished=finished,
             repaired=repaired,
             bytes_by={k: v for k, v in bytes_by.items() if v},
+            at_once=getattr(result, "concurrency_now", None),
         )
 
     # text
@@ -349,6 +353,9 @@ class Snapshot:
             if self.counts.get(s)
         }
         parts += [f"{state} {n:,}" for state, n in busy.items()]
+        if self.at_once is not None and not self.finished:
+            limit, reason = self.at_once
+            parts.append(f"≤{limit} at once" + (" (paced)" if reason == "paced" else ""))
         if self.repaired:
             parts.append(f"repaired {self.repaired:,}")
         parts += [

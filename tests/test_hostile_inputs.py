@@ -980,7 +980,11 @@ def test_a_full_disk_under_the_journal_loses_nothing_silently(
         Emulator(clock=ScaledClock(50), state=tmp_path / "emu.sqlite") as emu,
     ):
         journal = tmp_path / "disk" / "journal.sqlite"
-        result = mk.upload_folder(media_dir, emulator=emu, progress="none", journal=journal)
+        # Four at once, so files succeed while the journal still has room (all 40 at once
+        # would journal every file's start before any success, then fill).
+        result = mk.upload_folder(
+            media_dir, emulator=emu, progress="none", journal=journal, concurrency=4
+        )
         # The batch finished and returned its result, whatever the journal could write.
         assert result.counts == {"succeeded": 40}
         assert len(journal_warnings(caplog)) == 1  # warned once, not once per write
@@ -1034,7 +1038,10 @@ import mediakit as mk
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG)
 limit = int(sys.argv[3])
 resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-result = mk.upload_folder(sys.argv[1], base_url=sys.argv[2], journal=sys.argv[4], progress="none")
+# Four at once, so files succeed before the journal reaches its limit (see the full-disk test).
+result = mk.upload_folder(
+    sys.argv[1], base_url=sys.argv[2], journal=sys.argv[4], progress="none", concurrency=4
+)
 print(json.dumps({
     "counts": result.counts,
     "warnings": result.warnings,

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _workloads as w  # noqa: E402
+import _workloads as w
 
 CHUNK = 4 * w.MiB
 PREMIUM = {"max_bytes": {"tweet_video": 4 * 2**30}}
@@ -73,9 +73,12 @@ def child(args: argparse.Namespace) -> None:
 
 def measure(files: list[Path], warm: list[Path], args: argparse.Namespace, segments: int,
             concurrency: int) -> dict[str, Any]:  # fmt: skip
-    with tempfile.TemporaryDirectory() as tmp, w.emulator(
-        processing_seconds=1.0, limits=PREMIUM, state=str(Path(tmp) / "state.sqlite")
-    ) as (url, _pid):
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        w.emulator(
+            processing_seconds=1.0, limits=PREMIUM, state=str(Path(tmp) / "state.sqlite")
+        ) as (url, _pid),
+    ):
         lists = Path(tmp) / "files.json", Path(tmp) / "warm.json"
         lists[0].write_text(json.dumps([str(p) for p in files]))
         lists[1].write_text(json.dumps([str(p) for p in warm]))
@@ -108,10 +111,10 @@ def main() -> None:
     few = args.files // 10
     segments = args.segment_concurrency
 
-    video = w.cached_folder(
-        f"video-{args.video_mib}MiB-s7",
-        lambda folder: None if w.big_video(folder / "big.mp4", args.video_mib * w.MiB, 7) else None,
-    )
+    def make_video(folder: Path) -> None:
+        w.big_video(folder / "big.mp4", args.video_mib * w.MiB, seed=7)
+
+    video = w.cached_folder(f"video-{args.video_mib}MiB-s7", make_video)
     warm_video = w.files_in(w.big_videos(1, 8, seed=9))
     pictures = w.files_in(w.small_pictures(10_000 if args.files > 1000 else 1000))
     warm_pictures, pictures = pictures[:20], pictures[20:]
@@ -149,19 +152,35 @@ def main() -> None:
             "rate limits": "off",
         },
         [
-            w.figure(f"peak RSS uploading the {args.video_mib} MiB video",
-                     round(big["above_mib"], 1), "MiB"),  # fmt: skip
-            w.figure("the same, in chunks / budget ((in flight + 2) × chunk)",
-                     round(big["above_mib"] / expected, 2), "×", aim="≤ 1", ratio=True,
-                     met=big["above_mib"] <= expected,
-                     note=f"{big['above_mib'] / 4:.1f} chunks of {segments + 2}"),  # fmt: skip
+            w.figure(
+                f"peak RSS uploading the {args.video_mib} MiB video",
+                round(big["above_mib"], 1),
+                "MiB",
+            ),
+            w.figure(
+                "the same, in chunks / budget ((in flight + 2) × chunk)",
+                round(big["above_mib"] / expected, 2),
+                "×",
+                aim="≤ 1",
+                ratio=True,
+                met=big["above_mib"] <= expected,
+                note=f"{big['above_mib'] / 4:.1f} chunks of {segments + 2}",
+            ),
             w.figure(f"peak RSS, batch of {few} files", round(small["above_mib"], 1), "MiB"),
             w.figure(f"peak RSS, batch of {args.files} files", round(many["above_mib"], 1), "MiB"),
-            w.figure("growth per file", round(per_file_kb, 2), "KB", aim="< 2",
-                     met=per_file_kb < 2, ratio=True),  # fmt: skip
+            w.figure(
+                "growth per file",
+                round(per_file_kb, 2),
+                "KB",
+                aim="< 2",
+                met=per_file_kb < 2,
+                ratio=True,
+            ),
         ],
-        [f"high-water mark reset: {big['reset'] and many['reset']}; resident at the start "
-         f"{big['base_mib']:.0f} MiB (video), {many['base_mib']:.0f} MiB (batch)"],  # fmt: skip
+        [
+            f"high-water mark reset: {big['reset'] and many['reset']}; resident at the start "
+            f"{big['base_mib']:.0f} MiB (video), {many['base_mib']:.0f} MiB (batch)"
+        ],
     )
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _workloads as w  # noqa: E402
+import _workloads as w
 
 COMMANDS = ("INIT", "APPEND", "FINALIZE")
 
@@ -148,11 +148,19 @@ def main() -> None:
             w.figure("time lost against the ideal", round(lost, 2), "s"),
             w.figure("with the limit / ideal", round(t_limited / ideal, 2), "×", ratio=True),
             w.figure("429 answers received", got, ""),
-            w.figure("429s sent after the headers warned", warned, "", aim="0",
-                     met=warned == 0, ratio=True),  # fmt: skip
+            w.figure(
+                "429s sent after the headers warned",
+                warned,
+                "",
+                aim="0",
+                met=warned == 0,
+                ratio=True,
+            ),
         ],
-        ["The ideal is low by up to 1 s per window: X's resets are whole seconds, and mediakit "
-         "waits one second past them (mediakit/_budget.py)."],  # fmt: skip
+        [
+            "The ideal is low by up to 1 s per window: X's resets are whole seconds, and mediakit "
+            "waits one second past them (mediakit/_budget.py)."
+        ],
     )
 
 

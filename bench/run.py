@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _workloads as w  # noqa: E402
+import _workloads as w
 
 ROOT = w.ROOT
 BENCH = ROOT / "bench"
@@ -55,8 +55,12 @@ class Bench:
 
 
 BENCHES = (
-    Bench("peers", "mediakit against tweepy, xdk and a hand-written client", rate_limits="on",
-          timeout_s=1500),  # fmt: skip
+    Bench(
+        "peers",
+        "mediakit against tweepy, xdk and a hand-written client",
+        rate_limits="on",
+        timeout_s=1500,
+    ),
     Bench("throughput", "1 GiB of large videos against raw HTTP POSTs of the same bytes"),
     Bench("small_files", "5,000 pictures against a minimal httpx INIT/APPEND/FINALIZE loop"),
     Bench("memory", "peak RSS: a 2 GiB Premium video, and per file of a 10,000-file batch"),
@@ -90,7 +94,10 @@ def run_one(bench: Bench, quick: bool, folder: Path) -> Outcome:
     out = folder / f"{bench.name}.json"
     cmd = [sys.executable, str(script), *(("--quick", *bench.quick) if quick else bench.full)]
     cmd += ["--json", str(out)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
     env.pop("MEDIAKIT_PROGRESS", None)
     w.progress(f"{bench.name}: {' '.join(cmd[1:])}")
     started = time.perf_counter()
@@ -295,7 +302,9 @@ def main() -> int:
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="mediakit-bench-") as tmp:
         for index, bench in enumerate(chosen, 1):
-            w.progress(f"({index}/{len(chosen)}) {bench.name}, {time.perf_counter() - clock:.0f} s in")
+            w.progress(
+                f"({index}/{len(chosen)}) {bench.name}, {time.perf_counter() - clock:.0f} s in"
+            )
             outcomes.append(run_one(bench, args.quick, Path(tmp)))
     total = time.perf_counter() - clock
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,8 @@ is not counted.
 2. Many files: the same call on 1,000 and on 10,000 small pictures (concurrency 4); the
    figure is the growth per file between the two (aim: under 2 KB per file). The result's
    records and events are kept (they are the result); DataFrames are not built ("frames
-   aside": `result.items` costs what pandas costs).
+   aside": `result.items` costs what pandas costs). A diagnostic run under tracemalloc says
+   what Python memory the batch still holds per file afterwards, and which lines hold most.
 
 Usage: python bench/memory.py [--quick] [--json PATH] [--video-mib 2048] [--files 10000]
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -55,11 +57,39 @@ async def upload(files: list[Path], url: str, args: argparse.Namespace, journal:
     return result
 
 
+def trace(files: list[Path], args: argparse.Namespace, journal: Path) -> dict[str, Any]:
+    """Where a batch's memory goes, per file: Python allocations still held by the result
+    (and anything else) after the batch, the traced peak, and the largest holders by line."""
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    tracemalloc.start(1)
+    before = tracemalloc.take_snapshot()
+    result = asyncio.run(upload(files, args.url, args, journal))
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    held, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    top = []
+    for stat in after.compare_to(before, "lineno")[:6]:
+        frame = stat.traceback[0]
+        where = frame.filename.replace(str(w.ROOT) + "/", "")
+        where = re.sub(r".*/(site-packages|python3\.\d+)/", "", where)
+        top.append(f"{where}:{frame.lineno} {stat.size_diff / len(files):.0f} B")
+    del result
+    return {"held_kib": held / 1024 / len(files), "peak_kib": peak / 1024 / len(files),
+            "top": top}  # fmt: skip
+
+
 def child(args: argparse.Namespace) -> None:
     files = [Path(p) for p in json.loads(Path(args.files_list).read_text())]
     warm = [Path(p) for p in json.loads(Path(args.warm_list).read_text())]
     with tempfile.TemporaryDirectory() as tmp:
         asyncio.run(upload(warm, args.url, args, Path(tmp) / "warm.sqlite"))
+        if args.trace:
+            print(json.dumps(trace(files, args, Path(tmp) / "journal.sqlite")), flush=True)
+            return
         out: dict[str, Any] = {"reset": w.reset_high_water_mark()}
         base = w.status_kib("VmRSS")
         started = time.perf_counter()
@@ -72,7 +102,7 @@ def child(args: argparse.Namespace) -> None:
 
 
 def measure(files: list[Path], warm: list[Path], args: argparse.Namespace, segments: int,
-            concurrency: int) -> dict[str, Any]:  # fmt: skip
+            concurrency: int, trace: bool = False) -> dict[str, Any]:  # fmt: skip
     with (
         tempfile.TemporaryDirectory() as tmp,
         w.emulator(
@@ -84,7 +114,7 @@ def measure(files: list[Path], warm: list[Path], args: argparse.Namespace, segme
         lists[1].write_text(json.dumps([str(p) for p in warm]))
         cmd = [sys.executable, __file__, "--child", "--url", url, "--files-list", str(lists[0]),
                "--warm-list", str(lists[1]), "--segment-concurrency", str(segments),
-               "--concurrency", str(concurrency)]  # fmt: skip
+               "--concurrency", str(concurrency), *(["--trace"] if trace else [])]  # fmt: skip
         done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=w.ROOT)
     if done.returncode != 0:
         raise SystemExit(f"child failed:\n{done.stdout}{done.stderr}")
@@ -102,6 +132,7 @@ def main() -> None:
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--files-list", help=argparse.SUPPRESS)
     parser.add_argument("--warm-list", help=argparse.SUPPRESS)
+    parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args)
@@ -127,6 +158,8 @@ def main() -> None:
     w.progress(f"memory: batches of {few} and {args.files} pictures")
     small = measure(pictures[:few], warm_pictures, args, segments, args.concurrency)
     many = measure(pictures[: args.files], warm_pictures, args, segments, args.concurrency)
+    sample = min(args.files, 1000)
+    traced = measure(pictures[:sample], warm_pictures, args, segments, args.concurrency, trace=True)
     per_file_kb = (many["above_mib"] - small["above_mib"]) * 2**20 / 1000 / (args.files - few)
 
     print(
@@ -137,6 +170,10 @@ def main() -> None:
     print(
         f"batches: {few} files {small['above_mib']:.1f} MiB, {args.files} files "
         f"{many['above_mib']:.1f} MiB above start: {per_file_kb:.2f} KB per file (aim < 2)"
+    )
+    print(
+        f"diagnostic, {sample} files: {traced['held_kib'] * 1.024:.2f} KB per file held after "
+        f"the batch, traced peak {traced['peak_kib'] * 1.024:.2f} KB; {'; '.join(traced['top'])}"
     )
     w.write_json(
         args.json,

@@ -193,7 +193,9 @@ def aims(outcome: Outcome) -> list[dict[str, Any]]:
     figures = outcome.data.get("figures")
     if not isinstance(figures, list):
         return []
-    return [f for f in figures if isinstance(f, dict) and "aim" in f]
+    marked = [f for f in figures if isinstance(f, dict) and "aim" in f]
+    # Without an aim, the side-by-side ratios are the headline.
+    return marked or [f for f in figures if isinstance(f, dict) and f.get("ratio")]
 
 
 def render(outcomes: list[Outcome], args: argparse.Namespace, started: dt.datetime,
@@ -239,14 +241,16 @@ def render(outcomes: list[Outcome], args: argparse.Namespace, started: dt.dateti
         "",
         "## Summary",
         "",
-        "| bench | what | rate limits | status | aims |",
+        "| bench | what | rate limits | status | headline figures (aims) |",
         "|---|---|---|---|---|",
     ]
     for o in outcomes:
         marks = aims(o)
         summary = ", ".join(
-            f"{cell(f['name'])}: {cell(f.get('value'))} {f.get('unit') or ''} "
-            f"(aim {cell(f['aim'])}, {verdict(f)})".replace("  ", " ")
+            (
+                f"{cell(f['name'])}: {cell(f.get('value'))} {f.get('unit') or ''}".rstrip()
+                + (f" (aim {cell(f['aim'])}, {verdict(f)})" if "aim" in f else "")
+            )
             for f in marks
         )
         status = o.status if o.status != "ok" else f"ok ({o.seconds:.0f} s)"

@@ -213,10 +213,21 @@ def main() -> None:
                 met=per_file_kb < 2,
                 ratio=True,
             ),
+            w.figure(
+                f"diagnostic (tracemalloc, {sample} files): Python memory held per file after "
+                "the batch",
+                round(traced["held_kib"] * 1.024, 2),
+                "KB",
+            ),
+            w.figure(
+                "diagnostic: traced peak per file", round(traced["peak_kib"] * 1.024, 2), "KB"
+            ),
         ],
         [
+            "largest holders after the batch, per file (tracemalloc, by line; <string> is a "
+            f"dataclass __init__): {'; '.join(traced['top'])}",
             f"high-water mark reset: {big['reset'] and many['reset']}; resident at the start "
-            f"{big['base_mib']:.0f} MiB (video), {many['base_mib']:.0f} MiB (batch)"
+            f"{big['base_mib']:.0f} MiB (video), {many['base_mib']:.0f} MiB (batch)",
         ],
     )
 

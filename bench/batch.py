@@ -36,6 +36,7 @@ The ideal is a lower bound computed from the emulator's own records of run A
 Printed: wall times of A, B and C, the ideal, A/ideal (aim <= 1.25), B/A and C/A (aim >= 5), the
 model's inputs, and where A's time went compared with the ideal (slots, round trips, polls).
 Usage: python bench/batch.py [--files 50] [--latency 50] [--chunk-kib 256] [--seed 1]
+[--quick] [--json PATH] (`--quick`: 10 files, 20 ms, no run C)
 """
 
 from __future__ import annotations
@@ -572,6 +573,74 @@ def print_model(model: Model, latency_ms: float) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+def write_figures(
+    args: argparse.Namespace,
+    a: Run,
+    b: Run,
+    serial: tuple[float, float] | None,
+    ideal_a: float,
+    ideal_b: float,
+) -> None:
+    if args.json is None:
+        return
+    sys.path.insert(0, str(ROOT / "bench"))
+    import _workloads as w
+
+    figures = [
+        w.figure(
+            f"A: mediakit, concurrency {a.concurrency}, segment_concurrency "
+            f"{a.segment_concurrency}",
+            round(a.wall_s, 2),
+            "s",
+        ),
+        w.figure("ideal for A's concurrency", round(ideal_a, 2), "s"),
+        w.figure(
+            "A / ideal",
+            round(a.wall_s / ideal_a, 2),
+            "×",
+            aim="≤ 1.25",
+            met=a.wall_s / ideal_a <= 1.25,
+            ratio=True,
+        ),
+        w.figure(
+            "B: one upload slot, sequential chunks",
+            round(b.wall_s, 2),
+            "s",
+            note=f"its own ideal {ideal_b:.2f} s",
+        ),
+        w.figure("B / A", round(b.wall_s / a.wall_s, 2), "×", ratio=True),
+    ]
+    if serial is not None:
+        figures += [
+            w.figure(
+                "C: strictly one file at a time (MediaClient per file)", round(serial[0], 2), "s"
+            ),
+            w.figure(
+                "C / A",
+                round(serial[0] / a.wall_s, 2),
+                "×",
+                aim="≥ 5",
+                met=serial[0] / a.wall_s >= 5,
+                ratio=True,
+            ),
+        ]
+    w.write_json(
+        args.json,
+        "batch",
+        "A mixed batch against the ideal schedule",
+        {
+            "files": args.files,
+            "latency": f"{args.latency:g} ms",
+            "chunk": f"{args.chunk_kib} KiB",
+            "processing": "2-6 s",
+            "rate limits": "off",
+            "seed": args.seed,
+            "emulator": "mediakit emulator, another process",
+        },
+        figures,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=50, help="files in the mixed batch")
@@ -586,7 +655,11 @@ def main() -> None:
         action="store_false",
         help="skip run C, strictly one file at a time (about 2 minutes of the default run)",
     )
+    parser.add_argument("--quick", action="store_true", help="10 files, 20 ms, no run C")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON to this file")
     args = parser.parse_args()
+    if args.quick:
+        args.files, args.latency, args.serial = 10, 20.0, False
 
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -648,6 +721,7 @@ def main() -> None:
         f"first batch in a fresh process (warm-up, 1 file): wall {a.warm_up[0]:.2f} s, "
         f"batch {a.warm_up[1]:.2f} s (one-time imports and client set-up, not counted above)"
     )
+    write_figures(args, a, b, serial, ideal_a, ideal_b)
     print()
     print("model inputs (from run A's emulator records):")
     print_model(model_a, args.latency)

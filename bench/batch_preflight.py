@@ -16,8 +16,12 @@ Files come warm from the page cache: the times are CPU and in-process transfer, 
 `--small` uses photos of 50-200 KB instead, where the upload itself is short and a per-file
 cost shows most.
 
+With `--json PATH` (as bench/run.py runs it) only this checkout runs, and the stage's cost
+is preflight against `discover` (inspection alone) timed in the same process, each round;
+`--quick` is 100 small photos, one round.
+
 Usage: python bench/batch_preflight.py [--files 1000] [--rounds 3] [--small] [--before PATH]
-       [--after PATH] [--cache DIR]
+       [--after PATH] [--cache DIR] [--quick] [--json PATH]
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MB = 2**20
+sys.path.insert(0, str(ROOT / "bench"))
+import _workloads as w  # noqa: E402
 
 
 def machine() -> str:
@@ -82,6 +88,15 @@ def measure(folder: Path) -> dict[str, float]:
     import mediakit as mk
     from mediakit.emulator import Emulator
 
+    discover_s = None
+    try:
+        from mediakit._media import discover
+
+        started = time.perf_counter()
+        discover(folder, "*", True)  # what inspection alone costs, in the same tree
+        discover_s = time.perf_counter() - started
+    except ImportError:
+        pass
     started = time.perf_counter()
     try:
         from mediakit._fix import preflight_folder  # after: the batch's preflight
@@ -99,7 +114,10 @@ def measure(folder: Path) -> dict[str, float]:
         batch_s = time.perf_counter() - started
         emu.close()
     assert result.counts == {"succeeded": len(found)}, result.counts
-    return {"stage_s": stage_s, "batch_s": batch_s, "files": len(found)}
+    out = {"stage_s": stage_s, "batch_s": batch_s, "files": len(found)}
+    if discover_s is not None:
+        out["discover_s"] = discover_s
+    return out
 
 
 def run(tree: Path, folder: Path) -> dict[str, float]:
@@ -114,6 +132,48 @@ def run(tree: Path, folder: Path) -> dict[str, float]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def same_tree(args: argparse.Namespace) -> None:
+    """This checkout only: preflight's stage against `discover`'s, and the batch, per round."""
+    sides = SMALL_SIDES if args.small else PHOTO_SIDES
+    folder = make_photos(
+        w.cache_root() / f"photos-{args.files}{'-small' if args.small else ''}", args.files, sides
+    )
+    size = sum(p.stat().st_size for p in folder.glob("photo_*.jpg"))
+    runs = []
+    for round_ in range(args.rounds):
+        runs.append(run(ROOT, folder))
+        w.progress(f"batch_preflight round {round_ + 1}: {runs[-1]}")
+    med = {k: statistics.median(r[k] for r in runs) for k in ("stage_s", "discover_s", "batch_s")}
+    added = (med["stage_s"] - med["discover_s"]) / args.files * 1000
+    share = (med["stage_s"] - med["discover_s"]) / med["batch_s"]
+    print(f"{args.files} photos ({size / 2**30:.2f} GiB), {args.rounds} rounds: preflight stage "
+          f"{med['stage_s']:.2f} s, discover alone {med['discover_s']:.2f} s, batch "
+          f"{med['batch_s']:.2f} s; preflight adds {added:.2f} ms a file ({100 * share:.1f} % "
+          "of the batch)")  # fmt: skip
+    w.write_json(
+        args.json,
+        "batch_preflight",
+        "What preflight adds to a batch of photos",
+        {
+            "photos": args.files,
+            "size": f"{size / 2**20:.0f} MiB",
+            "photo sizes": "50-200 KB" if args.small else "1-5 MB",
+            "rounds": args.rounds,
+            "emulator": "in-process, rate limits off",
+            "journal": "off",
+        },
+        [
+            w.figure("stage with preflight (preflight_folder)", round(med["stage_s"], 3), "s"),
+            w.figure(
+                "stage without (discover: inspection alone)", round(med["discover_s"], 3), "s"
+            ),
+            w.figure("preflight added per file", round(added, 3), "ms"),
+            w.figure("the whole batch", round(med["batch_s"], 2), "s"),
+            w.figure("preflight's share of the batch", round(100 * share, 2), "%", ratio=True),
+        ],
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=1000)
@@ -123,9 +183,15 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "mk-photos")
     parser.add_argument("--small", action="store_true", help="photos of 50-200 KB instead")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    w.add_common_args(parser)
     args = parser.parse_args()
     if args.measure is not None:
         print(json.dumps(measure(args.measure)))
+        return
+    if args.quick:
+        args.files, args.rounds, args.small = 100, 1, True
+    if args.json is not None:
+        same_tree(args)
         return
     sides = SMALL_SIDES if args.small else PHOTO_SIDES
     folder = make_photos(

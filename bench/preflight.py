@@ -16,11 +16,11 @@ Part 2, repair: videos X refuses (1920×1080 at 60 fps; 1280×720 at 120 fps; HE
 `mk.repair` into a fresh folder; throughput is seconds of video repaired per second of wall
 time, with the default worker count. A rerun shows what the cache saves.
 
-Generation is seeded and cached (`--cache`, default the user's cache directory): the distinct
+Generation is seeded and cached (`--cache`, default ~/.cache/mediakit-bench/preflight): the distinct
 sources are made once and the folder is hard links to them, so reruns start at once.
 `--quick` uses a 100-file folder of smaller media and two short repairs (well under a minute).
 
-Usage: python bench/preflight.py [--quick] [--cache DIR] [--workers N]
+Usage: python bench/preflight.py [--quick] [--json PATH] [--cache DIR] [--workers N]
 """
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import _workloads as w  # noqa: E402
 
 import mediakit as mk  # noqa: E402
 from mediakit._preflight import check_file  # noqa: E402
@@ -213,7 +216,7 @@ def folder_of(cache: Path, plan: Plan, made: dict[str, list[Path]]) -> Path:
 # Measurements ---------------------------------------------------------------------------------
 
 
-def bench_preflight(folder: Path) -> None:
+def bench_preflight(folder: Path) -> list[dict[str, object]]:
     files = sorted(folder.iterdir())
     total = sum(f.stat().st_size for f in files)
     mk.preflight(files[:3])  # load every code path once
@@ -227,6 +230,19 @@ def bench_preflight(folder: Path) -> None:
         f"{elapsed:.2f} s wall ({1000 * elapsed / len(frame):.1f} ms per file, 4 threads); "
         f"{int(frame['ok'].sum())} ok"
     )
+    figures = [
+        w.figure(
+            f"mk.preflight of {len(frame):,} files ({total / MB:,.0f} MiB): bytes read",
+            round(100 * read / total, 2),
+            "% of the folder",
+            ratio=True,
+        ),
+        w.figure(
+            "time per file (4 threads, warm page cache)",
+            round(1000 * elapsed / len(frame), 2),
+            "ms",
+        ),
+    ]
     print(f"{'kind':<6} {'files':>5} {'MiB':>9} {'read MiB':>9} {'read %':>7} {'ms/file':>8}")
     for kind in ("photo", "gif", "video"):
         chosen = [f for f in files if f.name.startswith(kind)]
@@ -242,14 +258,21 @@ def bench_preflight(folder: Path) -> None:
             f"{kind:<6} {len(chosen):>5} {size / MB:>9,.0f} {read / MB:>9,.1f} "
             f"{100 * read / size:>6.2f}% {1000 * statistics.median(times):>8.2f}"
         )
+        per_file = f"median {1000 * statistics.median(times):.2f} ms a file"
+        share = round(100 * read / size, 2)
+        figures.append(w.figure(f"{kind}s: bytes read, share of their size", share, "%",
+                                note=per_file))  # fmt: skip
     without_gifs = [f for f in files if not f.name.startswith("gif")]
     size = sum(f.stat().st_size for f in without_gifs)
     before = rchar()
     mk.preflight(without_gifs)
-    print(f"photos and videos only: read {100 * (rchar() - before) / size:.2f} % of their size")
+    share = 100 * (rchar() - before) / size
+    print(f"photos and videos only: read {share:.2f} % of their size")
+    figures.append(w.figure("photos and videos only: bytes read", round(share, 2), "%"))
+    return figures
 
 
-def bench_repair(cache: Path, plan: Plan, workers: int | None) -> None:
+def bench_repair(cache: Path, plan: Plan, workers: int | None) -> list[dict[str, object]]:
     folder = cache / f"repair-{plan.repair_seconds:g}s"
     if not folder.exists():
         temp = folder.with_suffix(".tmp")
@@ -285,6 +308,15 @@ def bench_repair(cache: Path, plan: Plan, workers: int | None) -> None:
     )
     for row in frame.itertuples():
         print(f"  {Path(row.path).name}: {row.state}, {row.seconds:.1f} s: {row.repair}")
+    return [
+        w.figure(
+            f"mk.repair: {len(files)} videos, {video_seconds:.0f} s of video (workers={count})",
+            round(video_seconds / elapsed, 2),
+            "s of video per s",
+            ratio=True,
+        ),
+        w.figure("rerun (every copy reused)", round(rerun, 2), "s"),
+    ]
 
 
 def main() -> None:
@@ -292,20 +324,34 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100 small files, short repairs")
     parser.add_argument("--cache", type=Path, help="where generated media is kept")
     parser.add_argument("--workers", type=int, help="repair worker processes")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON to this file")
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
     if args.cache is None:
-        import platformdirs
-
-        args.cache = Path(platformdirs.user_cache_dir("mediakit")) / "bench-preflight"
+        args.cache = w.cache_root() / "preflight"
     cache = args.cache / ("quick" if args.quick else "full")
     print(f"machine: {machine()}")
     started = time.perf_counter()
     made = sources(cache, plan)
     folder = folder_of(cache, plan, made)
     print(f"media ready in {time.perf_counter() - started:.1f} s ({cache})")
-    bench_preflight(folder)
-    bench_repair(cache, plan, args.workers)
+    figures = bench_preflight(folder)
+    figures += bench_repair(cache, plan, args.workers)
+    w.write_json(
+        args.json,
+        "preflight",
+        "Preflight and repair",
+        {
+            "folder": f"{plan.photos} photos, {plan.gifs} GIFs, {plan.videos} videos",
+            "repair": f"{'3' if plan is FULL else '2'} refused videos of {plan.repair_seconds:g} s",
+            "cache": str(cache),
+        },
+        figures,
+        [
+            "GIFs are read whole (counting frames means walking every block): the folder's total "
+            "depends on its share of GIFs."
+        ],
+    )
 
 
 if __name__ == "__main__":

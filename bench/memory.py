@@ -147,8 +147,11 @@ def main() -> None:
 
     video = w.cached_folder(f"video-{args.video_mib}MiB-s7", make_video)
     warm_video = w.files_in(w.big_videos(1, 8, seed=9))
-    pictures = w.files_in(w.small_pictures(10_000 if args.files > 1000 else 1000))
-    warm_pictures, pictures = pictures[:20], pictures[20:]
+    warm_pictures = w.files_in(w.small_pictures(1000))[:20]
+    if args.files > 980:
+        pictures = w.files_in(w.small_pictures(10_000))
+    else:
+        pictures = w.files_in(w.small_pictures(1000))[20:]
     if len(pictures) < args.files:
         raise SystemExit(f"only {len(pictures)} pictures in the workload")
 

@@ -29,9 +29,11 @@ import datetime as dt
 import importlib.metadata
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +86,7 @@ class Outcome:
     data: dict[str, Any] = field(default_factory=dict)
     stdout: str = ""
     error: str = ""
+    stderr: str = ""  # the end of a failed bench's error output
 
 
 def run_one(bench: Bench, quick: bool, folder: Path) -> Outcome:
@@ -101,23 +104,46 @@ def run_one(bench: Bench, quick: bool, folder: Path) -> Outcome:
     env.pop("MEDIAKIT_PROGRESS", None)
     w.progress(f"{bench.name}: {' '.join(cmd[1:])}")
     started = time.perf_counter()
+    # A session of its own: a timeout ends the bench and the servers it started, together.
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    stderr: list[str] = []
+    lines: list[str] = []
+
+    def relay() -> None:  # the bench's progress, shown as it comes and kept for a failure
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            sys.stderr.write(line)
+            stderr.append(line)
+
+    def collect() -> None:
+        assert proc.stdout is not None
+        lines.extend(proc.stdout)
+
+    readers = [threading.Thread(target=f, daemon=True) for f in (relay, collect)]
+    for reader in readers:
+        reader.start()
     try:
-        done = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=None,
-                              text=True, timeout=bench.timeout_s)  # fmt: skip
-    except subprocess.TimeoutExpired as exc:
-        stdout = exc.stdout if isinstance(exc.stdout, str) else ""
-        return Outcome(bench, "failed", time.perf_counter() - started, stdout=stdout,
+        proc.wait(timeout=bench.timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return Outcome(bench, "failed", time.perf_counter() - started, stdout="".join(lines),
                        error=f"timed out after {bench.timeout_s:.0f} s")  # fmt: skip
+    for reader in readers:
+        reader.join(10)
+    stdout = "".join(lines)
     seconds = time.perf_counter() - started
-    if done.returncode != 0 or not out.exists():
-        why = f"exit status {done.returncode}" if done.returncode else "no JSON written"
+    if proc.returncode != 0 or not out.exists():
+        why = f"exit status {proc.returncode}" if proc.returncode else "no JSON written"
+        tail = "".join(stderr[-15:]).strip()
         w.progress(f"{bench.name}: FAILED ({why}) after {seconds:.0f} s")
-        return Outcome(bench, "failed", seconds, stdout=done.stdout, error=why)
+        return Outcome(bench, "failed", seconds, stdout=stdout, error=why, stderr=tail)
     data = json.loads(out.read_text())
     if not isinstance(data, dict) or not data:
-        return Outcome(bench, "failed", seconds, stdout=done.stdout, error="empty JSON")
+        return Outcome(bench, "failed", seconds, stdout=stdout, error="empty JSON")
     w.progress(f"{bench.name}: done in {seconds:.0f} s")
-    return Outcome(bench, "ok", seconds, data, done.stdout)
+    return Outcome(bench, "ok", seconds, data, stdout)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,6 +295,8 @@ def render(outcomes: list[Outcome], args: argparse.Namespace, started: dt.dateti
             continue
         if o.status == "failed":
             lines += [f"**Failed**: {o.error}.", ""]
+            if o.stderr:
+                lines += ["```", o.stderr[-3000:], "```", ""]
         settings = o.data.get("settings")
         if isinstance(settings, dict) and settings:
             lines.append("Settings: " + "; ".join(f"{k} {cell(v)}" for k, v in settings.items())

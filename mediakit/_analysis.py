@@ -288,6 +288,8 @@ def read_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
         schema = EVENT_SCHEMA
     elif names[: len(ITEM_SCHEMA)] == list(ITEM_SCHEMA):
         schema = ITEM_SCHEMA
+    elif names[: len(ITEM_SCHEMA) + 1] == list(_FAILURES_SCHEMA):  # `result.failures`
+        schema = _FAILURES_SCHEMA
     else:
         return pd.read_csv(path, dtype={"media_id": "string"} if "media_id" in names else None)
     frame = pd.read_csv(
@@ -299,6 +301,15 @@ def read_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
     columns = {name: _typed(frame[name], dtype) for name, dtype in schema.items()}
     columns.update({name: _user_column(frame[name]) for name in names if name not in schema})
     return pd.DataFrame(columns)
+
+
+# `result.failures`: the items' columns led by path, state and the reason (see `failures_frame`).
+_FAILURES_SCHEMA: Mapping[str, Dtype] = {
+    "path": ITEM_SCHEMA["path"],
+    "state": ITEM_SCHEMA["state"],
+    "reason": pd.StringDtype(),
+    **{name: dtype for name, dtype in ITEM_SCHEMA.items() if name not in ("path", "state")},
+}
 
 
 def _typed(text: pd.Series, dtype: Dtype) -> Any:

@@ -201,6 +201,20 @@ def wait_for_count(dashboard: Any, state: str, n: int, timeout_s: float = 30) ->
     raise AssertionError(f"never showed {state} {n}: {dashboard.inner_text()}")
 
 
+def portions(dashboard: Any) -> dict[str, int]:
+    """The files bar's portions that have files: {"succeeded": 8, "invalid": 1, …}."""
+    cells = dashboard.locator(".mediakit-bar-files .mediakit-portion")
+    found = {}
+    for i in range(cells.count()):
+        cell = cells.nth(i)
+        amount = int(cell.get_attribute("data-amount") or 0)
+        if amount:
+            found[(cell.get_attribute("class") or "").split("mediakit-portion-")[1].split()[0]] = (
+                amount
+            )
+    return found
+
+
 def wait_for_text(element: Any, pattern: str, timeout_s: float = 30) -> None:
     """Until the element's text matches `pattern`."""
     deadline = time.monotonic() + timeout_s
@@ -236,7 +250,7 @@ def test_dashboard_in_jupyterlab(lab: str, tmp_path: Path) -> None:
             cell = nb.run(2)
             dashboard = cell.locator(".mediakit-dashboard")
             dashboard.wait_for(timeout=20_000)
-            assert dashboard.locator(".widget-hprogress").count() == 2
+            assert dashboard.locator(".mediakit-bar").count() == 2  # files and bytes
             seen: list[str] = []
             while not re.fullmatch(r"\[\d+\]:", nb.prompt(2)):
                 seen.append(files_shown(dashboard))
@@ -247,6 +261,7 @@ def test_dashboard_in_jupyterlab(lab: str, tmp_path: Path) -> None:
             wait_for_text(dashboard.locator(".mediakit-files"), r"22 / 22 files · 100 %")
             assert "mediakit-succeeded" in (dashboard.get_attribute("class") or "")
             assert "✓ 22 uploaded to the emulator" in dashboard.inner_text()
+            assert portions(dashboard) == {"succeeded": 22}  # the whole bar green
             bytes_shown = dashboard.locator(".mediakit-bytes").inner_text()
             assert bytes_shown.endswith("· 100 %"), bytes_shown
             assert len(set(seen)) >= 3, seen  # it moved while running
@@ -275,7 +290,36 @@ def test_dashboard_in_jupyterlab(lab: str, tmp_path: Path) -> None:
             nb.run(4)
             nb.wait_done(4, 20)
             wait_for_text(nb.cell(4).locator(".jp-OutputArea"), r"JOB True .*\('cancelled', 4\)")
-            wait_for_text(dashboard.locator(".mediakit-files"), r"13 / 13 files · 100 %")
+            # 100 % means uploaded, not ended: the bar's portions in their own colours.
+            wait_for_text(
+                dashboard.locator(".mediakit-files"),
+                r"8 / 13 files · 61 % · 1 invalid · 4 cancelled",
+            )
+            assert portions(dashboard) == {"succeeded": 8, "invalid": 1, "cancelled": 4}
+            colours = {
+                part: dashboard.locator(
+                    f".mediakit-bar-files .mediakit-portion-{part}"
+                ).first.evaluate("e => getComputedStyle(e).backgroundColor")
+                for part in ("succeeded", "invalid", "cancelled")
+            }
+            assert len(set(colours.values())) == 3, colours
+
+            # A narrow window (1,000 px): the title stays on one line, the bars stay aligned.
+            page.set_viewport_size({"width": 1000, "height": 1000})
+            title = dashboard.locator(".mediakit-title")
+            one_line = title.evaluate(
+                "e => parseFloat(getComputedStyle(e.firstElementChild).lineHeight) || 20"
+            )
+            assert title.bounding_box()["height"] <= 1.5 * one_line + 8  # type: ignore[index]
+            files_bar, bytes_bar = (
+                dashboard.locator(f".mediakit-bar-{kind}").bounding_box()
+                for kind in ("files", "bytes")
+            )
+            assert files_bar and bytes_bar
+            assert abs(files_bar["x"] - bytes_bar["x"]) < 1
+            assert abs(files_bar["width"] - bytes_bar["width"]) < 1
+            dashboard.screenshot(path=str(shots / "dashboard-narrow.png"))
+            page.set_viewport_size({"width": 1280, "height": 1000})
 
             # 3. A blocking cell: Cancel works while the cell runs (JupyterLab 4.4+ sends
             #    widget messages to an ipykernel 7 subshell, so they arrive mid-cell).

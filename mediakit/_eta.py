@@ -2,24 +2,30 @@
 
 Three parts, all on the batch's clock (a scaled or manual clock in tests, never wall time):
 
-- bytes still to send (files uploading, then the queue in the scheduler's order) at the
-  batch's recent byte rate; before there is a rate (the first requests), on the upload speed
-  a history measured, or no ETA at all (an assumed speed is a guess, not an estimate);
+- uploads: the files uploading hold the batch's slots, the queue takes them in the
+  scheduler's order, each file taking the time this batch's latest uploads took per slot
+  (overhead + seconds per MiB: the bytes left at the recent rate, per connection; before any
+  upload ended, the pace of the first APPENDs; before that, a measured history or no ETA at
+  all: an assumed speed is a guess, not an estimate). The aggregate byte rate alone was wrong
+  both ways: 0 B/s during a long APPEND, and no account of the slots;
 - X's processing of the files it holds: from their `progress_percent`, measured from FINALIZE
   to the moment that percent was *reported* (a percent seen 8 s ago says nothing about the
   8 s since: extrapolating it from now is what made the old ETA climb, then collapse), weighed
-  against what a file of that category is expected to take;
+  by the percent against what a file of that category is expected to take;
 - X's processing of the files still to upload, after their upload.
 
 "Expected" processing is the processing-time model (`_model`, `_forecast.History`: a prior)
-corrected by what this batch has seen: each category's processed files shift the prior by the
-mean of their residuals (shrunk toward the prior while there are few), so a batch that finds X
-slower or faster than the prior says so within a file or two. Categories the batch has not
+corrected by what this batch has seen: each category's processed files, and the totals the
+percents of files in processing imply, shift the prior by the mean of their residuals (shrunk
+toward the prior while there are few), so a batch that finds X slower or faster than the prior
+says so within a file or two. Categories the batch has not
 seen yet use the prior alone. Observed seconds run from FINALIZE to the answer that said done,
 so they include the polling lag, as the prior's `polling_s` does.
 
-`EtaEstimator` keeps the little state this needs (recent byte samples, when each file's
-percent changed); one per view. `estimate` is a pure function of the records and `now`.
+`EtaEstimator` keeps the little state this needs (byte samples for the throughput shown, when
+X reported each percent, what each file's APPENDs acknowledged: read from the batch's events
+where it stopped last time); one per view. `estimate` then depends only on that, the records
+and `now`.
 """
 
 from __future__ import annotations
@@ -238,16 +244,16 @@ class EtaEstimator:
             for record in uploading:
                 started = record.started_at if record.started_at is not None else now
                 slots.append(max(0.0, speed.seconds(record.bytes or 0) - (now - started)))
-            slots = slots or [0.0]
+            ends = list(slots)  # one per file: those uploading, then the queue's
+            slots = slots or [0.0] * max(1, self.concurrency)
             heapq.heapify(slots)
-            ends = list(slots)
             holding = [_whole(r) for r in uploading]
             for planned in queued:
                 start = heapq.heappop(slots)
                 end = start + speed.seconds(planned.size)
                 heapq.heappush(slots, end)
                 ends.append(end)
-            for end, seconds in zip(ends, expected.seconds([*holding, *queued]), strict=False):
+            for end, seconds in zip(ends, expected.seconds([*holding, *queued]), strict=True):
                 parts["uploads_s"] = max(parts["uploads_s"], end)
                 parts["queue_s"] = max(parts["queue_s"], end + seconds)
         self.last = parts
@@ -275,7 +281,7 @@ class EtaEstimator:
             percent, reported_at = known
             measured = reported_at - record.uploaded_at
             if 0 < percent < 100 and measured > 0:
-                implied[record.file_id] = (measured * 100 / percent, percent / 100)
+                implied[record.file_id] = (measured * 100 / percent, 1.0)
         return implied
 
     def _processing_left(self, record: FileRecord, expected_s: float, now: float) -> float:
@@ -331,10 +337,3 @@ def _batch_speed(records: Sequence[FileRecord]) -> UploadSpeed | None:
 def _whole(record: FileRecord) -> PlannedFile:
     category = record.media_category
     return PlannedFile(record.bytes or 0, category, _kind(category), _duration_of(record))
-
-
-def _left(record: FileRecord) -> PlannedFile:
-    size = record.bytes or 0
-    done = min(size, record.bytes_done)
-    category = record.media_category
-    return PlannedFile(size - done, category, _kind(category), _duration_of(record), done)

@@ -39,7 +39,7 @@ def test_a_stale_percent_is_not_extrapolated_from_now() -> None:
         seen.append(eta.estimate([video], now))
     # From the percent: 16 s in all, so 12, 10, 8, 6 s left, weighed (25 %) against what a
     # GIF is expected to take: the prior, moved toward the 16 s this file's percent implies.
-    expected = prior + 0.25 * (16.0 - prior) / (0.25 + PRIOR_WEIGHT)
+    expected = prior + (16.0 - prior) / (1 + PRIOR_WEIGHT)
     for now, got in zip((104.0, 106.0, 108.0, 110.0), seen, strict=True):
         by_percent = 16.0 - (now - 100.0)
         by_expectation = max(0.0, expected - (now - 100.0))
@@ -48,7 +48,7 @@ def test_a_stale_percent_is_not_extrapolated_from_now() -> None:
     # A new percent, reported at 112 s: 60 % after 12 s is 20 s in all, 8 s to go.
     video.progress_percent = 60
     eta.observe([video], 112.0)
-    expected = prior + 0.6 * (20.0 - prior) / (0.6 + PRIOR_WEIGHT)
+    expected = prior + (20.0 - prior) / (1 + PRIOR_WEIGHT)
     assert eta.estimate([video], 112.0) == pytest.approx(
         0.6 * 8.0 + 0.4 * max(0.0, expected - 12.0)
     )
@@ -63,13 +63,13 @@ def test_the_percent_is_timed_by_the_answer_that_reported_it() -> None:
         Event("b", 0, "g0.gif", "STATUS", 1, 104.5, 105.0, state="in_progress", progress_percent=50)
     ]
     eta.observe([video], 106.0, events)
-    assert eta._implied([video]) == {0: (10.0, 0.5)}  # 50 % after 5 s: 10 s in all
+    assert eta._implied([video]) == {0: (10.0, 1.0)}  # 50 % after 5 s: 10 s in all
     events.append(
         Event("b", 0, "g0.gif", "STATUS", 1, 107.5, 108.0, state="in_progress", progress_percent=80)
     )
     video.progress_percent = 80
     eta.observe([video], 108.5, events)  # read from where it stopped: the new answer only
-    assert eta._implied([video]) == {0: (10.0, 0.8)}
+    assert eta._implied([video]) == {0: (10.0, 1.0)}
 
 
 def test_the_rate_spans_the_last_appends_not_only_the_last_seconds() -> None:
@@ -85,22 +85,54 @@ def test_the_rate_spans_the_last_appends_not_only_the_last_seconds() -> None:
     assert rate.rates()[0] == pytest.approx(1000 / 50)
 
 
-def test_bytes_left_at_the_recent_rate_on_the_batch_clock() -> None:
+def test_uploads_take_the_slots_at_the_speed_this_batch_has_shown() -> None:
     eta = EtaEstimator()
-    photo = FileRecord(
-        "b", 1, "p.jpg", bytes=600, bytes_done=100, state="uploading", media_category="tweet_image"
+    mib = 2**20
+
+    def photo(i: int, size: int, **fields: object) -> FileRecord:
+        return FileRecord("b", i, f"p{i}.jpg", bytes=size, media_category="tweet_image", **fields)  # type: ignore[arg-type]
+
+    a = photo(3, 2 * mib, state="uploading", started_at=98.0)
+    b = photo(4, 1 * mib, state="uploading", started_at=100.0)
+    queued = gif(5, state="queued")
+    assert eta.estimate([a, b, queued], 100.0) is None  # nothing uploaded yet: no guess
+    # 1, 2 and 3 MiB took 2, 3 and 4 s: 1 s per file + 1 s per MiB, per slot.
+    done = [
+        photo(i, (i + 1) * mib, state="succeeded", started_at=90.0, uploaded_at=92.0 + i)
+        for i in range(3)
+    ]
+    batch = [*done, a, b, queued]
+    # a ends at 1 s (3 s, 2 s of it gone), b at 2 s; the GIF takes a's slot: 1 + 3 = 4 s,
+    # then X processes it (the prior: no GIF seen yet).
+    assert eta.estimate(batch, 100.0) == pytest.approx(4.0 + prior_s("tweet_gif", GIF))
+    assert eta.last["uploads_s"] == pytest.approx(4.0)
+    # A file later than expected is due any moment, not overdue by a negative time.
+    assert eta.estimate([*done, photo(6, mib, state="uploading", started_at=0.0)], 100.0) == 0.0
+
+
+def test_before_any_upload_ends_the_first_appends_give_the_pace() -> None:
+    eta = EtaEstimator()
+    video = FileRecord(
+        "b", 0, "v.mp4", bytes=8 * 2**20, state="uploading", started_at=10.0,
+        media_category="tweet_video",
+    )  # fmt: skip
+    events = [
+        Event("b", 0, "v.mp4", "APPEND", 1, 10.0, 14.0, segment_index=0, ok=True,
+              bytes_sent=4 * 2**20),
+    ]  # fmt: skip
+    eta.observe([video], 15.0, events)  # 4 MiB in 4 s: 1 s per MiB
+    assert eta.estimate([video], 15.0) == pytest.approx(
+        8.0 - 5.0 + prior_s("tweet_video", 8 * 2**20)
     )
+
+
+def test_the_byte_rate_is_on_the_batch_clock() -> None:
+    eta = EtaEstimator()
+    photo = FileRecord("b", 1, "p.jpg", bytes=600, bytes_done=100, state="uploading")
     eta.observe([photo], 0.0)
-    assert eta.estimate([photo], 0.0) is None  # no rate yet: no figure rather than a guess
     photo.bytes_done = 300
     eta.observe([photo], 10.0)  # 200 bytes in 10 s of the batch's clock: 20 B/s
     assert eta.rate.rates()[0] == pytest.approx(20.0)
-    assert eta.estimate([photo], 10.0) == pytest.approx(300 / 20)  # images: no processing
-    # A queued GIF uploads after it, then X processes it (the prior: no GIF seen yet).
-    queued = gif(2, state="queued")
-    got = eta.estimate([photo, queued], 10.0)
-    assert got == pytest.approx((300 + GIF) / 20 + prior_s("tweet_gif", GIF))
-    assert eta.last["uploads_s"] == pytest.approx((300 + GIF) / 20)
 
 
 def test_the_queue_learns_each_category_from_what_this_batch_has_seen() -> None:
@@ -120,15 +152,12 @@ def test_the_queue_learns_each_category_from_what_this_batch_has_seen() -> None:
     assert learned.seconds([later, video, photo]) == pytest.approx(
         [prior + shift, prior_s("tweet_video", GIF), 0.0]  # unseen category: the prior alone
     )
-    # In the ETA: a GIF still queued is expected to take as long as the batch has seen.
-    eta = EtaEstimator()
-    photo = FileRecord("b", 8, "p.jpg", bytes=3000, state="uploading", media_category="tweet_image")
+    # In the ETA: a GIF still queued is expected to take as long as the batch has seen, after
+    # its upload (2 MiB, at the 1 s per MiB the three took: 2 s).
+    for record in done:
+        record.started_at = record.uploaded_at - 2.0  # type: ignore[operator]
     queued = gif(9, state="queued")
-    batch = [*done, photo, queued]
-    eta.observe(batch, 40.0)
-    photo.bytes_done = 1000
-    eta.observe(batch, 50.0)  # 1000 bytes in 10 s
-    assert eta.estimate(batch, 50.0) == pytest.approx((2000 + GIF) / 100 + prior + shift)
+    assert EtaEstimator().estimate([*done, queued], 50.0) == pytest.approx(2.0 + prior + shift)
 
 
 def test_finished_is_zero_and_processing_alone_needs_no_rate() -> None:

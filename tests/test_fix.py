@@ -175,7 +175,7 @@ async def test_without_fix_the_same_files_are_invalid_and_nothing_is_sent(
         assert message.startswith("; ".join(row.problems)), message  # the judge's own words
         assert "fix=True" in message  # and what to do
     assert len(result.failures) == 20
-    assert "0 uploaded to " in result.summary() and "20 failed" in result.summary()
+    assert "0 uploaded to " in result.summary() and "20 invalid" in result.summary()
 
 
 # --- beside the uploads -----------------------------------------------------------------------

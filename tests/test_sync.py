@@ -391,6 +391,8 @@ async def test_call_runs_on_the_runs_thread_between_its_steps() -> None:
         return state["steps"]
 
     run = start_background(counting())
+    while state["steps"] == 0:  # the run's loop is up (before it, `call` runs here: by design)
+        time.sleep(0.001)
     seen: list[int] = []
     readers: set[int] = set()
 

@@ -6,193 +6,30 @@ first request until the next cell starts; that cell blocks the kernel in `time.s
 this test has seen, in the browser, the dashboard advance and reach 100 % and green. The
 job's widget updates are sent from its worker thread while the kernel's own thread sleeps.
 
-The JupyterLab and Chromium setup is the one of `tests/test_dashboard_browser.py` (same
-requirements, same skip rule: `MEDIAKIT_REQUIRE_BROWSER=1` makes a missing browser a failure).
+The JupyterLab server and the cell driver are `tests/jupyterlab.py`'s, shared with
+`tests/test_dashboard_browser.py` (same requirements, same skip rule: `MEDIAKIT_REQUIRE_BROWSER=1`
+makes a missing browser a failure).
 Set `MEDIAKIT_SCREENSHOT_DIR` to keep the screenshots.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import secrets
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
-from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from .jupyterlab import CHROMIUM_ARGS, Notebook, chromium, lab_server, wait_for_text
+
 NOTEBOOK = Path(__file__).parent / "notebooks" / "background.ipynb"
-REPO = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def chromium() -> str | None:
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium") or ""):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-def missing() -> str | None:
-    if chromium() is None:
-        return "Chromium is not installed (apt-get install chromium; .ci/run installs it)"
-    for module in ("playwright", "jupyterlab", "ipykernel", "ipywidgets"):
-        if find_spec(module) is None:
-            return f"{module} is not installed (pip install -e '.[dev]')"
-    return None
-
-
-def need_browser() -> None:
-    reason = missing()
-    if reason is None:
-        return
-    if os.environ.get("MEDIAKIT_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"MEDIAKIT_REQUIRE_BROWSER=1 but {reason}")
-    pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def write_settings(folder: Path) -> None:
-    """User settings of this JupyterLab only: every cell in the DOM, no news, no update check."""
-    settings = {
-        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
-            "fetchNews": "false",
-            "checkForUpdates": False,
-        },
-    }
-    for name, values in settings.items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values))
 
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[str]:
-    """A JupyterLab server on 127.0.0.1 with its own token, root, config and cache dirs."""
-    need_browser()
-    root = tmp_path / "root"
-    root.mkdir()
-    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
-    write_settings(tmp_path / "lab-settings")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "MEDIAKIT_"))}
-    env.update(
-        XDG_CACHE_HOME=str(tmp_path / "cache"),  # the built-in emulator's state and the journal
-        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
-        JUPYTER_DATA_DIR=str(tmp_path / "data"),
-        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-        JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "lab-settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
-    )
-    port, token = free_port(), secrets.token_hex(16)
-    log = (tmp_path / "lab.log").open("wb")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--ip=127.0.0.1",
-            f"--port={port}",
-            "--port-retries=0",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={root}",
-            "--allow-root",  # CI runs as root
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--LabApp.extension_manager=readonly",
-        ],
-        env=env,
-        cwd=root,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    log.flush()
-                    raise RuntimeError(
-                        "JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text()[-3000:]
-                    ) from None
-                time.sleep(0.25)
-        yield f"{base}/lab/tree/{NOTEBOOK.name}?token={token}"
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
-
-
-class Notebook:
-    """Run cells of the open notebook and read their outputs."""
-
-    def __init__(self, page: Any) -> None:
-        self.page = page
-
-    def cell(self, index: int) -> Any:
-        return self.page.locator(".jp-Notebook .jp-Cell").nth(index)
-
-    def run(self, index: int) -> Any:
-        cell = self.cell(index)
-        cell.locator(".jp-InputArea-editor").click()
-        self.page.keyboard.press("Control+Enter")
-        return cell
-
-    def prompt(self, index: int) -> str:
-        return str(self.cell(index).locator(".jp-InputPrompt").first.inner_text()).strip()
-
-    def wait_done(self, index: int, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if re.fullmatch(r"\[\d+\]:", self.prompt(index)):
-                return
-            time.sleep(0.1)
-        raise AssertionError(
-            f"cell {index} still running after {timeout_s} s: {self.prompt(index)}"
-        )
-
-    def output_text(self, index: int) -> str:
-        return str(self.cell(index).locator(".jp-OutputArea").inner_text())
-
-
-def wait_for_text(element: Any, pattern: str, timeout_s: float = 30) -> None:
-    """Until the element's text matches `pattern`."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if element.count() and re.search(pattern, element.inner_text()):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"never showed {pattern!r}: {element.inner_text()}")
+    with lab_server(tmp_path, NOTEBOOK) as url:
+        yield url
 
 
 def test_background_dashboard_moves_and_finishes_while_another_cell_sleeps(

@@ -31,6 +31,7 @@ __all__ = [
     "Formatter",
     "Input",
     "UsageError",
+    "add_selection_arguments",
     "check_out",
     "exit_code",
     "failure_lines",
@@ -86,6 +87,20 @@ class Formatter(argparse.HelpFormatter):
 
 class UsageError(Exception):
     """A command that cannot run as asked: printed as one line, exit code 2."""
+
+
+def add_selection_arguments(cmd: argparse.ArgumentParser) -> None:
+    """INPUT, --category and --pattern of the commands that look at files without sending
+    them (`plan`, `preflight`)."""
+    cmd.add_argument("input", metavar="FOLDER|CSV|PARQUET", help="what would be uploaded")
+    cmd.add_argument(
+        "--category",
+        choices=CATEGORIES,
+        default="auto",
+        metavar="CATEGORY",
+        help="one media category for every file: " + ", ".join(CATEGORIES),
+    )
+    cmd.add_argument("--pattern", default="*", metavar="GLOB")
 
 
 def exit_code(counts: Mapping[str, int], *, interrupted: bool = False) -> int:

@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 
 from ._cli_common import (
-    CATEGORIES,
     EXIT_INVALID,
     EXIT_OK,
     Formatter,
+    add_selection_arguments,
     check_out,
     load_input,
     print_json,
@@ -43,15 +43,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         epilog=EXAMPLES,
         formatter_class=Formatter,
     )
-    cmd.add_argument("input", metavar="FOLDER|CSV|PARQUET", help="what would be uploaded")
-    cmd.add_argument(
-        "--category",
-        choices=CATEGORIES,
-        default="auto",
-        metavar="CATEGORY",
-        help="one media category for every file: " + ", ".join(CATEGORIES),
-    )
-    cmd.add_argument("--pattern", default="*", metavar="GLOB")
+    add_selection_arguments(cmd)
     cmd.add_argument(
         "--out", type=Path, metavar="FILE", help="write plan.files to FILE.parquet or FILE.csv"
     )

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from ._cli_common import (
-    CATEGORIES,
     EXIT_INVALID,
     EXIT_OK,
     Formatter,
+    add_selection_arguments,
     check_out,
     load_input,
     print_json,
@@ -48,15 +48,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         epilog=EXAMPLES,
         formatter_class=Formatter,
     )
-    cmd.add_argument("input", metavar="FOLDER|CSV|PARQUET", help="what would be uploaded")
-    cmd.add_argument(
-        "--category",
-        choices=CATEGORIES,
-        default="auto",
-        metavar="CATEGORY",
-        help="one media category for every file: " + ", ".join(CATEGORIES),
-    )
-    cmd.add_argument("--pattern", default="*", metavar="GLOB")
+    add_selection_arguments(cmd)
     cmd.add_argument(
         "--gif",
         choices=("mp4", "gif"),

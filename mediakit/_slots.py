@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
+import heapq
+from collections import Counter, deque
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -37,14 +38,27 @@ class Slots:
         self.used = 0
         self.bytes_used = 0
         self._waiters: deque[tuple[asyncio.Future[None], int]] = deque()
+        # Kept as files come and go, not counted from `_waiters`: the controller asks on every
+        # answer, and a 5,000-file batch has thousands of waiters.
+        self._waiting = 0
+        self._waiting_sizes: Counter[int] = Counter()
+        self._largest: list[int] = []  # a max-heap (negated) of sizes, pruned lazily
 
     @property
     def waiting(self) -> int:
-        return sum(1 for future, _ in self._waiters if not future.done())
+        return self._waiting
 
     def waiting_bytes(self) -> int:
         """The most bytes one waiting file will hold (0 when none waits)."""
-        return max((size for future, size in self._waiters if not future.done()), default=0)
+        while self._largest and not self._waiting_sizes[-self._largest[0]]:
+            heapq.heappop(self._largest)
+        return -self._largest[0] if self._largest else 0
+
+    def _stop_waiting(self, size: int) -> None:
+        self._waiting -= 1
+        self._waiting_sizes[size] -= 1
+        if not self._waiting_sizes[size]:
+            del self._waiting_sizes[size]
 
     def set_limit(self, limit: int) -> None:
         """A new limit: more waiters go in now, or fewer once the files in flight end."""
@@ -67,6 +81,7 @@ class Slots:
             if not self._fits(size):
                 return
             self._waiters.popleft()
+            self._stop_waiting(size)
             self.used += 1
             self.bytes_used += size
             future.set_result(None)
@@ -79,12 +94,16 @@ class Slots:
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append((future, size))
+        self._waiting += 1
+        self._waiting_sizes[size] += 1
+        heapq.heappush(self._largest, -size)
         try:
             await future
         except asyncio.CancelledError:
             if future.done() and not future.cancelled():  # granted, then cancelled
                 self.release(size)
             else:
+                self._stop_waiting(size)
                 self._grant()  # it may have been the head that blocked the others
             raise
 

@@ -300,3 +300,27 @@ async def test_log_records_are_redacted(
         logging.getLogger("mediakit").info(f"token {secret} in the message")
     assert caplog.records and secret not in caplog.text
     assert "request carried ***" in caplog.text and "token *** in the message" in caplog.text
+
+
+def test_a_dropped_first_answer_is_retried_but_a_refused_connection_is_unreachable() -> None:
+    """Before any answer: a server that accepted the connection and dropped it is there (a
+    lost answer, retried); only failing to connect says "is the server running?"."""
+    import httpx
+
+    from mediakit._failures import UNREACHED_ATTEMPTS, transport_failure
+
+    def decide(exc: httpx.TransportError) -> Exception | None:
+        return transport_failure(
+            "INIT", UNREACHED_ATTEMPTS, exc, url="http://127.0.0.1:9", reached=False, max_attempts=8
+        )
+
+    assert (
+        decide(httpx.RemoteProtocolError("Server disconnected without sending a response.")) is None
+    )
+    assert decide(httpx.ReadError("connection reset")) is None
+    refused = decide(httpx.ConnectError("[Errno 111] Connection refused"))
+    assert refused is not None and "cannot reach http://127.0.0.1:9" in str(refused)
+    lost = transport_failure(
+        "INIT", 8, httpx.RemoteProtocolError("gone"), url="u", reached=False, max_attempts=8
+    )
+    assert lost is not None and "after 8 attempts" in str(lost)

@@ -95,9 +95,9 @@ def transport_failure(
     """The error to raise for a request that got no answer, or None to retry it.
 
     A refused certificate is never retried; while no request to the server was ever
-    answered (`reached`), a failure to connect is tried only `UNREACHED_ATTEMPTS` times. A
-    connection that opened and then closed without an answer is a server that is there and
-    dropped it: retried like any lost answer, up to `max_attempts`.
+    answered (`reached`), a failure to connect or a timeout is tried only
+    `UNREACHED_ATTEMPTS` times. A connection that opened and then closed without an answer is
+    a server that is there and dropped it: retried like any lost answer, up to `max_attempts`.
     """
     reason = str(exc) or type(exc).__name__
     if certificate_refused(exc):
@@ -108,8 +108,8 @@ def transport_failure(
             url=url,
             reached=reached,
         )
-    never_connected = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
-    if not reached and never_connected and attempt >= min(UNREACHED_ATTEMPTS, max_attempts):
+    no_answer = isinstance(exc, (httpx.ConnectError, httpx.TimeoutException))
+    if not reached and no_answer and attempt >= min(UNREACHED_ATTEMPTS, max_attempts):
         return TransportError(
             f"cannot reach {url}: {reason} (no request to it has been answered yet: is "
             "the server running and the URL right?)",

@@ -304,7 +304,8 @@ async def test_log_records_are_redacted(
 
 def test_a_dropped_first_answer_is_retried_but_a_refused_connection_is_unreachable() -> None:
     """Before any answer: a server that accepted the connection and dropped it is there (a
-    lost answer, retried); only failing to connect says "is the server running?"."""
+    lost answer, retried); failing to connect, or no answer in time, says "is the server
+    running?"."""
     import httpx
 
     from mediakit._failures import UNREACHED_ATTEMPTS, transport_failure
@@ -320,6 +321,8 @@ def test_a_dropped_first_answer_is_retried_but_a_refused_connection_is_unreachab
     assert decide(httpx.ReadError("connection reset")) is None
     refused = decide(httpx.ConnectError("[Errno 111] Connection refused"))
     assert refused is not None and "cannot reach http://127.0.0.1:9" in str(refused)
+    silent = decide(httpx.ReadTimeout("timed out"))  # connected, and nothing ever came back
+    assert silent is not None and "cannot reach" in str(silent)
     lost = transport_failure(
         "INIT", 8, httpx.RemoteProtocolError("gone"), url="u", reached=False, max_attempts=8
     )

@@ -397,7 +397,7 @@ class Batch:
 
         def media_id_known(state: MediaState) -> None:
             record.media_id, record.media_key = state.media_id, state.media_key
-            record.expires_at = state.expires_at
+            record.expires_at = state.expires_at_s
             record.phase = "APPEND"
             self._changed(record)
 
@@ -448,7 +448,7 @@ class Batch:
         record.media_id = state.media_id
         record.media_key = state.media_key or record.media_key
         if state.expires_at is not None:
-            record.expires_at = state.expires_at
+            record.expires_at = state.expires_at_s
         if state.progress_percent is not None:
             record.progress_percent = state.progress_percent
 

@@ -367,7 +367,7 @@ class MediaClient:
                 event.progress_percent = state.progress_percent
                 event.check_after_secs = state.check_after_secs
                 event.expires_after_secs = state.expires_after_secs
-                event.expires_at = state.expires_at
+                event.expires_at = state.expires_at_s
                 if state.error is not None:
                     event.error_code = state.error.code
                     event.error_name = state.error.name

@@ -116,7 +116,7 @@ ITEM_SCHEMA: Mapping[str, Dtype] = MappingProxyType(
         "processing_s_min": _FLOAT,
         "processing_s_max": _FLOAT,
         "total_s": _FLOAT,
-        "throughput": _FLOAT,
+        "throughput_mb_s": _FLOAT,  # MB/s (10^6 bytes), as the dashboard says it
         "status_polls": pd.Int32Dtype(),
         "expires_at": TIMESTAMP,
         "expired": pd.BooleanDtype(),
@@ -283,7 +283,7 @@ def items_frame(
         processing_s_min=low,
         processing_s_max=high,
         total_s=finished - started,
-        throughput=throughput,
+        throughput_mb_s=throughput,
         expired=pd.arrays.BooleanArray(expires <= now, np.isnan(expires)),
     )
     arrays = _arrays(columns, ITEM_SCHEMA)

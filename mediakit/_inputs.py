@@ -22,7 +22,7 @@ from ._batch import BatchInput
 from ._check import describe
 from ._errors import ConfigurationError, ConfigurationTypeError
 from ._media import FileCheck
-from ._records import FileRecord
+from ._records import FileRecord, frame_path
 
 __all__ = [
     "Row",
@@ -133,7 +133,7 @@ def make_inputs(
             check = FileCheck(Path(), problem=problem)
             path = shown
         else:
-            path = str(Path(check.path).absolute())
+            path = frame_path(check.path)
         record = FileRecord(
             batch_id=batch_id,
             file_id=file_id,

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ._frames import Dtype, _array
 from ._limits import CATEGORIES
+from ._records import frame_path
 
 if TYPE_CHECKING:
     from ._preflight import Verdict
@@ -85,7 +86,7 @@ def preflight_frame(verdicts: Sequence[Verdict]) -> pd.DataFrame:
     for verdict in verdicts:
         check, info = verdict.check, verdict.info
         row = {
-            "path": str(check.path),
+            "path": frame_path(check.path),
             "media_type": check.media_type,
             "category": check.category,
             "bytes": check.size,
@@ -114,9 +115,9 @@ def repair_frame(results: Sequence[RepairResult]) -> pd.DataFrame:
     columns: dict[str, list[Any]] = {name: [] for name in REPAIR_SCHEMA}
     for result in results:
         row = {
-            "path": str(result.path),
+            "path": frame_path(result.path),
             "state": result.state,
-            "repaired_path": str(result.repaired) if result.repaired is not None else None,
+            "repaired_path": frame_path(result.repaired) if result.repaired is not None else None,
             "repair": result.repair or None,
             "category": result.category,
             "source_bytes": result.source_bytes,

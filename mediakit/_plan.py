@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ._check import whole_number
 from ._limits import X_USER_RATE_LIMITS, Limits
 from ._media import DEFAULT_CHUNK, FileCheck
+from ._records import frame_path
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,7 +59,7 @@ class UploadPlan:
         fixable = self.fixable or (False,) * len(self.checks)
         rows = [
             {
-                "path": str(c.path),
+                "path": frame_path(c.path),
                 "bytes": c.size,
                 "media_type": c.media_type,
                 "media_category": c.category,

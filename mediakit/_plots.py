@@ -53,6 +53,7 @@ PHASE_COLOURS = {
     "UPLOAD": "#66c2a5",
 }
 _FAILED_COLOUR = "#d62728"
+_SKIPPED_COLOUR = "#7f7f7f"
 _BAD = ("failed", "invalid", "cancelled")
 _CATEGORY_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
 
@@ -165,7 +166,15 @@ def plot_timeline(
     """
     phases = join_phases(items, file_phases(events))
     origin_candidates = phases["first_start"].to_numpy(dtype=np.float64)
-    origin = float(np.nanmin(origin_candidates)) if np.isfinite(origin_candidates).any() else 0.0
+    finite = origin_candidates[np.isfinite(origin_candidates)]
+    if not finite.size:
+        # No request was sent (every file skipped or invalid): time from the batch's own
+        # clock readings, so the axis never shows raw epoch seconds.
+        seen = np.concatenate(
+            [epoch_seconds(items["started_at"]), epoch_seconds(items["finished_at"])]
+        )
+        finite = seen[np.isfinite(seen)]
+    origin = float(finite.min()) if finite.size else 0.0
     order = np.argsort(np.nan_to_num(origin_candidates, nan=np.inf), kind="stable")
     total = len(order)
     order = order[:max_files]
@@ -183,6 +192,7 @@ def plot_timeline(
         left = rows[start].to_numpy(dtype=np.float64) - origin
         return left, rows[end].to_numpy(dtype=np.float64) - origin - left
 
+    drawn = False
     bars = {
         "INIT": span("INIT_start", "INIT_end"),
         "UPLOAD": span("UPLOAD_start", "UPLOAD_end"),
@@ -195,6 +205,7 @@ def plot_timeline(
         shown = np.isfinite(left) & np.isfinite(width)
         if not shown.any():
             continue
+        drawn = True
         ax.barh(
             y[shown],
             np.maximum(width[shown], 0.0),
@@ -220,13 +231,42 @@ def plot_timeline(
             label="failed / invalid / cancelled",
             gid="failed",
         )
+    skipped = (chosen["state"] == "skipped").to_numpy(dtype=bool)
+    if skipped.any():
+        # Uploaded by an earlier batch: nothing to draw but the fact, where the batch saw it.
+        seen = np.nan_to_num(epoch_seconds(chosen["finished_at"]) - origin, nan=0.0)
+        ax.scatter(
+            seen[skipped],
+            y[skipped],
+            marker="o",
+            facecolors="none",
+            edgecolors=_SKIPPED_COLOUR,
+            s=30,
+            zorder=4,
+            label="skipped (uploaded earlier)",
+            gid="skipped",
+        )
+    if not drawn:
+        states = chosen["state"].astype("string").value_counts()
+        said = ", ".join(f"{n:,} {state}" for state, n in states.items())
+        ax.text(
+            0.5,
+            0.5,
+            f"no request was sent: {said}" if said else "no request was sent",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            color="#555555",
+            gid="nothing-sent",
+        )
+        ax.set_xlim(-0.05, 1.0)
     names = [os.path.basename(str(p)) for p in chosen["path"]]
     ax.set_yticks(y, names)
     for label, is_bad in zip(ax.get_yticklabels(), bad, strict=True):
         if is_bad:
             label.set_color(_FAILED_COLOUR)
     ax.invert_yaxis()  # the first file on top
-    ax.set_xlabel("seconds since the first request")
+    ax.set_xlabel("seconds since the first request" if drawn else "seconds since the batch began")
     ax.grid(axis="x", alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")

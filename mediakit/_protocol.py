@@ -6,6 +6,7 @@ which generation of the API it talks to.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +44,8 @@ class MediaState:
     media_key: str | None = None
     size: int | None = None
     expires_after_secs: int | None = None
-    expires_at: float | None = None  # absolute: when the answer came + expires_after_secs
+    # When the session or media expires (UTC): when the answer came + expires_after_secs.
+    expires_at: dt.datetime | None = None
     state: str | None = None  # processing state; None when X did not process it
     progress_percent: int | None = None
     check_after_secs: int | None = None
@@ -51,6 +53,11 @@ class MediaState:
     image: Mapping[str, Any] | None = None
     video: Mapping[str, Any] | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def expires_at_s(self) -> float | None:
+        """`expires_at` in epoch seconds, as `Event` and `FileRecord` keep time."""
+        return None if self.expires_at is None else self.expires_at.timestamp()
 
     @property
     def processing(self) -> bool:
@@ -89,7 +96,9 @@ def read_state(body: Mapping[str, Any], received_at: float) -> MediaState | None
         media_key=body.get("media_key"),
         size=_int(body.get("size")),
         expires_after_secs=expires,
-        expires_at=None if expires is None else received_at + expires,
+        expires_at=None
+        if expires is None
+        else dt.datetime.fromtimestamp(received_at + expires, tz=dt.UTC),
         state=info.get("state"),
         progress_percent=_int(info.get("progress_percent")),
         check_after_secs=_int(info.get("check_after_secs")),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "FileRecord",
     "FileState",
     "display_path",
+    "frame_path",
 ]
 
 # The one vocabulary: every module names commands and states from here.
@@ -63,6 +65,13 @@ OK_STATES: frozenset[FileState] = frozenset({"succeeded", "skipped"})
 """Done and usable: its media id can be attached to a Post (`skipped`: uploaded earlier)."""
 FAILED_STATES: frozenset[FileState] = frozenset({"failed", "invalid"})
 """Done and not uploaded: X refused it (`failed`) or it could not be sent (`invalid`)."""
+
+
+def frame_path(path: str | os.PathLike[str]) -> str:
+    """`path` as every frame holds it (items, plan.files, preflight, repair): absolute, so
+    rows of different frames, and of batches run from other folders, join on it."""
+    text = os.fspath(path)
+    return str(Path(text).absolute()) if text else text  # keeps `..`, as resumes match on it
 
 
 def display_path(path: str) -> str:

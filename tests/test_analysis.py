@@ -512,6 +512,28 @@ def test_plots_work_on_any_frames(tmp_path: Path) -> None:
     assert [t.get_text() for t in nothing.axes[0].texts] == ["no data"]
 
 
+def test_plot_timeline_of_a_batch_that_sent_nothing_keeps_seconds_on_its_axis() -> None:
+    """Every file skipped (uploaded earlier) or invalid: no events at all. The axis counts
+    seconds from the batch's start, never epoch seconds, and the plot says why it is empty."""
+    files = [
+        FileRecord("b2", 0, "done.jpg", state="skipped", started_at=T0, finished_at=T0),
+        FileRecord("b2", 1, "also.mp4", state="skipped", started_at=T0, finished_at=T0 + 0.01),
+        FileRecord("b2", 2, "bad.bin", state="invalid", finished_at=T0 + 0.02),
+    ]
+    figure = plot_timeline(items_frame(files, [], now=T0 + 1), events_frame([]))
+    (ax,) = figure.axes
+    low, high = ax.get_xlim()
+    assert -1.0 < low < high <= 10.0
+    assert bars(ax) == {}
+    skipped = [c for c in ax.collections if c.get_gid() == "skipped"]
+    failed = [c for c in ax.collections if c.get_gid() == "failed"]
+    assert len(skipped[0].get_offsets()) == 2 and len(failed[0].get_offsets()) == 1
+    assert all(0.0 <= x < 1.0 for x, _ in failed[0].get_offsets())
+    (note,) = [t for t in ax.texts if t.get_gid() == "nothing-sent"]
+    assert note.get_text() == "no request was sent: 2 skipped, 1 invalid"
+    assert ax.get_xlabel() == "seconds since the batch began"
+
+
 def test_plot_timeline_shows_at_most_max_files() -> None:
     files, events = records()
     figure = plot_timeline(items_frame(files, events, now=T0), events_frame(events), max_files=2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from itertools import pairwise
 from pathlib import Path
 
@@ -64,6 +65,15 @@ async def test_upload_image_and_video(emulator: Emulator, media_dir: Path) -> No
     )
     statuses = [e for e in events if e.command == "STATUS"]
     assert statuses and statuses[-1].state == "succeeded" and statuses[-1].progress_percent == 100
+    # expires_at is a UTC timestamp, as in every frame; expires_at_s the same instant in the
+    # epoch seconds the events keep.
+    last = statuses[-1]
+    assert video.expires_at is not None and video.expires_at.tzinfo is not None
+    assert video.expires_at.utcoffset() == dt.timedelta(0)
+    assert video.expires_after_secs is not None and last.expires_at is not None
+    assert video.expires_at_s == pytest.approx(last.expires_at, abs=1e-5)
+    assert last.finished_at is not None
+    assert last.expires_at - last.finished_at == pytest.approx(video.expires_after_secs, abs=1e-5)
 
 
 async def test_status_never_polled_before_check_after(emulator: Emulator, media_dir: Path) -> None:

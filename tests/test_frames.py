@@ -77,7 +77,7 @@ ITEM_DTYPES = {
     "processing_s_min": "float64",
     "processing_s_max": "float64",
     "total_s": "float64",
-    "throughput": "float64",
+    "throughput_mb_s": "float64",
     "status_polls": "Int32",
     "expires_at": "datetime64[us, UTC]",
     "expired": "boolean",
@@ -376,7 +376,7 @@ def test_items_frame_one_row_per_file_with_computed_columns() -> None:
     assert video["processing_s_min"] == pytest.approx(1.0)
     assert video["processing_s_max"] == pytest.approx(7.0)
     assert video["queued_s"] == 0.0  # the batch's first file
-    assert video["throughput"] == pytest.approx(5_000_000 / 2.5 / 1e6)
+    assert video["throughput_mb_s"] == pytest.approx(5_000_000 / 2.5 / 1e6)
     assert video["expired"] is not pd.NA
     assert not video["expired"]
     assert video["started_at"] == pd.Timestamp(T0, unit="s", tz="UTC")
@@ -399,7 +399,7 @@ def test_items_frame_one_row_per_file_with_computed_columns() -> None:
     assert pd.isna(broken["started_at"])
     assert all(
         np.isnan(broken[c])
-        for c in ("queued_s", "upload_s", "processing_s", "total_s", "throughput")
+        for c in ("queued_s", "upload_s", "processing_s", "total_s", "throughput_mb_s")
     )
     assert np.isnan(broken["processing_s_min"]) and np.isnan(broken["processing_s_max"])
 
@@ -465,7 +465,7 @@ def test_queued_s_counts_from_the_first_start_of_each_batch() -> None:
 def test_throughput_is_null_without_upload_time() -> None:
     record = FileRecord("b1", 1, "a.png", bytes=10, started_at=T0, uploaded_at=T0)
     df = items_frame([record], [], now=T0)
-    assert np.isnan(df["throughput"][0])
+    assert np.isnan(df["throughput_mb_s"][0])
 
 
 def test_user_columns_follow_in_first_seen_order() -> None:

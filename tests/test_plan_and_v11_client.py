@@ -37,6 +37,25 @@ def test_plan_counts_requests_against_budgets(tmp_path: Path) -> None:
     assert "<table" in plan._repr_html_()
 
 
+def test_every_frame_names_a_file_by_the_same_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """plan.files, preflight, the batch's items and failures join on `path`, whatever form the
+    folder was given in (here relative, from inside it)."""
+    folder = tmp_path / "shoot"
+    (folder / "sub").mkdir(parents=True)
+    mf.make_png(folder / "p.png")
+    mf.make_jpeg(folder / "sub" / "a.jpg")
+    mf.make_noise(folder / "x.bin", 10)
+    monkeypatch.chdir(tmp_path)
+    expected = sorted(str(folder / n) for n in ("p.png", "sub/a.jpg", "x.bin"))
+    planned = sorted(mk.plan("shoot", recursive=True).files["path"])
+    checked = sorted(mk.preflight("./shoot", recursive=True)["path"])
+    result = mk.upload_folder("shoot/", recursive=True, progress="none")
+    assert planned == checked == sorted(result.items["path"]) == expected
+    assert result.failures["path"].tolist() == [str(folder / "x.bin")]
+
+
 def test_plan_shows_the_windows_the_budget_forces(tmp_path: Path) -> None:
     path = mf.make_png(tmp_path / "p.png")
     files = pd.DataFrame({"path": [str(path)] * 4000, "alt_text": ["x"] * 4000})

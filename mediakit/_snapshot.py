@@ -335,7 +335,20 @@ class Snapshot:
             parts.append(f"ETA {format_elapsed(self.eta_s)}")
         if self.elapsed_s is not None:
             parts.append(f"{format_elapsed(self.elapsed_s)} elapsed")
+        at_once = self.at_once_text()
+        if at_once:
+            parts.append(at_once)
         return " · ".join(parts)
+
+    def at_once_text(self) -> str:
+        """`up to 12 files at once`: the adaptive limit now, and what holds it when that is
+        not the batch's own measure (X's rate limit, memory, open files). Empty when done."""
+        if self.at_once is None or self.finished:
+            return ""
+        limit, reason = self.at_once
+        why = {"paced": "paced by the rate limit", "memory": "memory", "open files": "open files"}
+        held = f" ({why[reason]})" if reason in why else ""
+        return f"up to {limit:,} file{'s' if limit != 1 else ''} at once{held}"
 
     def line(self) -> str:
         """The compact single line of text mode."""

@@ -39,6 +39,7 @@ __all__ = [
     "Controller",
     "Decision",
     "Demand",
+    "adaptive_start",
 ]
 
 MAX_CONCURRENCY = 32
@@ -47,6 +48,14 @@ INITIAL_CONCURRENCY = 8
 """Where the adaptive default starts, before any round trip was measured (or higher: every
 file X will process starts at once, up to the ceiling, since each one's processing, not its
 upload, sets when the batch can end)."""
+
+
+def adaptive_start(processed_files: int) -> int:
+    """Files at once where an adaptive batch starts, before any measure: `INITIAL_CONCURRENCY`,
+    or every file X will process (`processed_files`) up to the ceiling (what `decide` does)."""
+    return max(INITIAL_CONCURRENCY, min(MAX_CONCURRENCY, processed_files))
+
+
 MEMORY_BUDGET = 256 * 1024 * 1024
 """Bytes of upload buffers the adaptive default keeps in flight at most."""
 

@@ -255,7 +255,7 @@ def estimate_batch(
     assumptions = (
         known.note,
         f"upload per file: {known.upload.overhead_s:.2g} s + {known.upload.s_per_mib:.2g} s/MiB "
-        f"({known.upload.source}), {concurrency} files at once",
+        f"({known.upload.source}), {concurrency} file{'s' if concurrency != 1 else ''} at once",
         f"processing: {model.summary()}",
         f"polling adds {known.polling_s:.2g} s per processed file after X finishes",
         "files whose video duration is unknown use the bytes-only model"

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._check import whole_number
-from ._limits import X_USER_RATE_LIMITS, Limits
+from ._concurrency import adaptive_start
+from ._limits import ASYNC_CATEGORIES, X_USER_RATE_LIMITS, Limits
 from ._media import DEFAULT_CHUNK, FileCheck
 from ._records import frame_path
 
@@ -185,7 +186,7 @@ def plan(
     chunk_size: int = DEFAULT_CHUNK,
     dm: bool = False,
     budgets: Mapping[str, int] | None = None,
-    concurrency: int = 4,
+    concurrency: int | None = None,
     history: UploadResult
     | pd.DataFrame
     | str
@@ -208,7 +209,9 @@ def plan(
         chunk_size: bytes per APPEND.
         dm: with category "auto", the dm_ categories.
         budgets: requests per 15 minutes per command (default: X's published budgets).
-        concurrency: files uploading at once, for the estimate.
+        concurrency: files uploading at once, for the estimate. None (the default) assumes
+            what an adaptive batch starts with: 8 files, or every video and GIF at once (up
+            to 32); a batch only widens from there, so the estimate errs long.
         history: where the estimate learns from: None reads every batch of the default
             journal (when there is one), or give journal file(s), an `UploadResult` or an
             items frame; False uses the documented defaults.
@@ -286,6 +289,9 @@ def plan(
     planned = [
         PlannedFile(c.size or 0, c.category, c.kind, durations.get(str(c.path))) for c in good
     ]
+    if concurrency is None:
+        concurrency = adaptive_start(sum(f.category in ASYNC_CATEGORIES for f in planned))
+    whole_number("concurrency", concurrency, minimum=1)
     estimate = estimate_batch(
         planned, known, concurrency=concurrency, rate_limit_floor_s=result.min_duration_s
     )

@@ -56,6 +56,33 @@ def test_every_frame_names_a_file_by_the_same_path(
     assert result.failures["path"].tolist() == [str(folder / "x.bin")]
 
 
+def test_plan_estimates_with_the_files_at_once_a_batch_would_start_with(tmp_path: Path) -> None:
+    """By default a batch is adaptive: it starts with 8 files at once, or every video and GIF
+    at once up to 32, and the plan's estimate assumes the same (it only widens from there)."""
+    photos, clips = tmp_path / "photos", tmp_path / "clips"
+    photos.mkdir()
+    clips.mkdir()
+    for i in range(3):
+        mf.make_png(photos / f"p{i}.png")
+    for i in range(12):
+        mf.make_big_file(clips / f"c{i:02}.mp4", 64 * 1024, header="mp4")
+
+    def at_once(plan: mk.UploadPlan) -> str:
+        assert plan.estimate is not None
+        (upload,) = [a for a in plan.estimate.assumptions if a.startswith("upload per file")]
+        return upload.rsplit(", ", 1)[1]
+
+    assert at_once(mk.plan(photos, history=False)) == "8 files at once"
+    assert at_once(mk.plan(clips, history=False)) == "12 files at once"
+    one = mk.plan(clips, history=False, concurrency=1)
+    assert at_once(one) == "1 file at once"
+    wide = mk.plan(clips, history=False)
+    assert one.estimated_s is not None and wide.estimated_s is not None
+    assert wide.estimated_s < one.estimated_s
+    with pytest.raises(mk.ConfigurationError, match="concurrency"):
+        mk.plan(clips, history=False, concurrency=0)
+
+
 def test_plan_shows_the_windows_the_budget_forces(tmp_path: Path) -> None:
     path = mf.make_png(tmp_path / "p.png")
     files = pd.DataFrame({"path": [str(path)] * 4000, "alt_text": ["x"] * 4000})

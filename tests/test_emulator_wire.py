@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import socket
-import time
 from pathlib import Path
 
 import httpx
@@ -327,8 +326,7 @@ def test_idle_connections_close_after_keep_alive(tmp_path: Path) -> None:
             while b"}" not in received:
                 received += sock.recv(4096)
             assert received.startswith(b"HTTP/1.1 200")
-            started = time.monotonic()
-            # recv returns b"" once the server closes the idle connection (timeout: 10 s).
+            # recv returns b"" once the server closes the idle connection; were it left open,
+            # recv would raise the socket's 10 s timeout instead.
             assert sock.recv(4096) == b""
-            assert time.monotonic() - started < 9
     emulator.close()

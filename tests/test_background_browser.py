@@ -64,6 +64,11 @@ def test_background_dashboard_moves_and_finishes_while_another_cell_sleeps(
             page.goto(lab)
             page.wait_for_selector(".jp-Notebook .jp-CodeCell .jp-InputArea-editor", timeout=60_000)
             wait_for_kernel_idle(page)
+            # Each page is the front end it claims: only JupyterLab has the status bar, only
+            # Notebook 7 the kernel status next to its notebook toolbar.
+            lab_page = page.locator(".jp-StatusBar-Widget").count() > 0
+            nb7_page = page.locator(".jp-NotebookKernelStatus").count() > 0
+            assert (lab_page, nb7_page) == (front_end == "jupyterlab", front_end == "notebook7")
             nb = Notebook(page)
 
             nb.run(1)

@@ -1,10 +1,10 @@
-"""JupyterLab and Debian's Chromium for the browser tests: a server of the test's own, and the
-notebook's cells driven through Playwright.
+"""JupyterLab or Jupyter Notebook 7, and Debian's Chromium, for the browser tests: a server of
+the test's own, and the notebook's cells driven through Playwright.
 
 Needs Chromium at /usr/bin/chromium (`apt-get install chromium`; `.ci/run` installs it), and
-playwright + jupyterlab + ipykernel (the `dev` extra). Playwright drives the system Chromium
-through `executable_path`: no browser is ever downloaded. Without them a browser test skips,
-unless `MEDIAKIT_REQUIRE_BROWSER=1` (set by `.ci/run`) makes that a failure.
+playwright + jupyterlab + notebook + ipykernel (the `dev` extra). Playwright drives the system
+Chromium through `executable_path`: no browser is ever downloaded. Without them a browser test
+skips, unless `MEDIAKIT_REQUIRE_BROWSER=1` (set by `.ci/run`) makes that a failure.
 """
 
 from __future__ import annotations
@@ -23,11 +23,28 @@ import urllib.request
 from collections.abc import Iterator
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
-__all__ = ["CHROMIUM_ARGS", "Notebook", "chromium", "lab_server", "wait_for_text"]
+__all__ = [
+    "CHROMIUM_ARGS",
+    "FRONT_ENDS",
+    "FrontEnd",
+    "Notebook",
+    "chromium",
+    "lab_server",
+    "wait_for_kernel_idle",
+    "wait_for_text",
+]
+
+FrontEnd = Literal["jupyterlab", "notebook7"]
+# Both are built from the same JupyterLab components and served by one jupyter_server (which
+# loads both server extensions either way); they differ in the page around the notebook
+# (Notebook 7: one document per browser tab, no status bar) and in its URL.
+FRONT_ENDS: tuple[FrontEnd, ...] = ("jupyterlab", "notebook7")
+_MODULE: dict[FrontEnd, str] = {"jupyterlab": "jupyterlab", "notebook7": "notebook"}
+_URL: dict[FrontEnd, str] = {"jupyterlab": "/lab/tree/", "notebook7": "/notebooks/"}
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = [
@@ -47,17 +64,17 @@ def chromium() -> str | None:
     return None
 
 
-def missing() -> str | None:
+def missing(front_end: FrontEnd = "jupyterlab") -> str | None:
     if chromium() is None:
         return "Chromium is not installed (apt-get install chromium; .ci/run installs it)"
-    for module in ("playwright", "jupyterlab", "ipykernel", "ipywidgets"):
+    for module in ("playwright", _MODULE[front_end], "ipykernel", "ipywidgets"):
         if find_spec(module) is None:
             return f"{module} is not installed (pip install -e '.[dev]')"
     return None
 
 
-def need_browser() -> None:
-    reason = missing()
+def need_browser(front_end: FrontEnd = "jupyterlab") -> None:
+    reason = missing(front_end)
     if reason is None:
         return
     if os.environ.get("MEDIAKIT_REQUIRE_BROWSER") == "1":
@@ -72,7 +89,8 @@ def free_port() -> int:
 
 
 def write_settings(folder: Path) -> None:
-    """User settings of this JupyterLab only: every cell in the DOM, no news, no update check."""
+    """User settings of this server only (Notebook 7 reads the same plugins' settings): every
+    cell in the DOM, no news, no update check."""
     settings = {
         "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
         "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
@@ -87,11 +105,11 @@ def write_settings(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def lab_server(tmp_path: Path, notebook: Path) -> Iterator[str]:
-    """A JupyterLab server on 127.0.0.1 with its own token, root, config and cache dirs,
-    `notebook` copied into its root; yields the notebook's URL. Skips (or fails, with
-    `MEDIAKIT_REQUIRE_BROWSER=1`) when the browser or JupyterLab is missing."""
-    need_browser()
+def lab_server(tmp_path: Path, notebook: Path, front_end: FrontEnd = "jupyterlab") -> Iterator[str]:
+    """A JupyterLab (or Notebook 7) server on 127.0.0.1 with its own token, root, config and
+    cache dirs, `notebook` copied into its root; yields the notebook's URL. Skips (or fails,
+    with `MEDIAKIT_REQUIRE_BROWSER=1`) when the browser or the front end is missing."""
+    need_browser(front_end)
     root = tmp_path / "root"
     root.mkdir()
     shutil.copy(notebook, root / notebook.name)
@@ -112,7 +130,7 @@ def lab_server(tmp_path: Path, notebook: Path) -> Iterator[str]:
         [
             sys.executable,
             "-m",
-            "jupyterlab",
+            _MODULE[front_end],
             "--no-browser",
             "--ip=127.0.0.1",
             f"--port={port}",
@@ -120,6 +138,8 @@ def lab_server(tmp_path: Path, notebook: Path) -> Iterator[str]:
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={root}",
             "--allow-root",  # CI runs as root
+            # No update check, no extension manager asking PyPI: JupyterLab's server extension
+            # runs under `python -m notebook` too (logged "Extension Manager is 'readonly'").
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
             "--LabApp.extension_manager=readonly",
         ],
@@ -139,10 +159,10 @@ def lab_server(tmp_path: Path, notebook: Path) -> Iterator[str]:
                 if server.poll() is not None or time.monotonic() > deadline:
                     log.flush()
                     raise RuntimeError(
-                        "JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text()[-3000:]
+                        f"{front_end} did not start:\n" + (tmp_path / "lab.log").read_text()[-3000:]
                     ) from None
                 time.sleep(0.25)
-        yield f"{base}/lab/tree/{notebook.name}?token={token}"
+        yield f"{base}{_URL[front_end]}{notebook.name}?token={token}"
     finally:
         server.terminate()
         try:
@@ -183,6 +203,25 @@ class Notebook:
 
     def output_text(self, index: int) -> str:
         return str(self.cell(index).locator(".jp-OutputArea").inner_text())
+
+
+# The notebook toolbar's execution indicator, in both front ends (Notebook 7 has no status bar,
+# so JupyterLab's "| Idle" there is no use). Its data-status is the kernel's display status,
+# but it starts at "idle" before any kernel exists ("No Kernel"), then goes through
+# initializing, connecting and unknown while the kernel process starts (about 2 s here) first.
+_KERNEL_READY = """() => {
+    const shown = document.querySelector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator");
+    if (!shown) return false;
+    if (shown.dataset.status !== "idle") window.__mediakitKernelStarting = true;
+    return shown.dataset.status === "idle" && window.__mediakitKernelStarting === true;
+}"""
+
+
+def wait_for_kernel_idle(page: Any, timeout_s: float = 60) -> None:
+    """Until the notebook's kernel is started, connected and idle: a cell run before then is
+    lost. Waits for the indicator to leave its initial "idle" and come back to it, checked at
+    every animation frame (`raf`), so the seconds of starting cannot go unseen."""
+    page.wait_for_function(_KERNEL_READY, polling="raf", timeout=timeout_s * 1000)
 
 
 def wait_for_text(element: Any, pattern: str, timeout_s: float = 30) -> None:

@@ -1,14 +1,15 @@
 """A background job's dashboard in a real browser, moving and finishing while another cell sleeps.
 
-JupyterLab on 127.0.0.1, driven by Debian's Chromium, runs `tests/notebooks/background.ipynb`
-one cell at a time: a background job (`wait=False`) to the in-process emulator, held at its
+JupyterLab 4 and Jupyter Notebook 7 (one test each: ids `jupyterlab`, `notebook7`), on 127.0.0.1
+and driven by Debian's Chromium, run `tests/notebooks/background.ipynb` one cell at a time:
+a background job (`wait=False`) to the in-process emulator, held at its
 first request until the next cell starts; that cell blocks the kernel in `time.sleep` until
 this test has seen, in the browser, the dashboard advance and reach 100 % and green. The
 job's widget updates are sent from its worker thread while the kernel's own thread sleeps.
 
-The JupyterLab server and the cell driver are `tests/jupyterlab.py`'s, shared with
-`tests/test_dashboard_browser.py` (same requirements, same skip rule: `MEDIAKIT_REQUIRE_BROWSER=1`
-makes a missing browser a failure).
+The same assertions hold in both front ends. The servers and the cell driver are
+`tests/jupyterlab.py`'s, shared with `tests/test_dashboard_browser.py` (same requirements, same
+skip rule: `MEDIAKIT_REQUIRE_BROWSER=1` makes a missing browser a failure).
 Set `MEDIAKIT_SCREENSHOT_DIR` to keep the screenshots.
 """
 
@@ -21,19 +22,34 @@ from pathlib import Path
 
 import pytest
 
-from .jupyterlab import CHROMIUM_ARGS, Notebook, chromium, lab_server, wait_for_text
+from .jupyterlab import (
+    CHROMIUM_ARGS,
+    FRONT_ENDS,
+    FrontEnd,
+    Notebook,
+    chromium,
+    lab_server,
+    wait_for_kernel_idle,
+    wait_for_text,
+)
 
 NOTEBOOK = Path(__file__).parent / "notebooks" / "background.ipynb"
 
 
+@pytest.fixture(params=FRONT_ENDS)
+def front_end(request: pytest.FixtureRequest) -> FrontEnd:
+    name: FrontEnd = request.param
+    return name
+
+
 @pytest.fixture
-def lab(tmp_path: Path) -> Iterator[str]:
-    with lab_server(tmp_path, NOTEBOOK) as url:
+def lab(tmp_path: Path, front_end: FrontEnd) -> Iterator[str]:
+    with lab_server(tmp_path, NOTEBOOK, front_end) as url:
         yield url
 
 
 def test_background_dashboard_moves_and_finishes_while_another_cell_sleeps(
-    lab: str, tmp_path: Path
+    lab: str, front_end: FrontEnd, tmp_path: Path
 ) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -47,7 +63,12 @@ def test_background_dashboard_moves_and_finishes_while_another_cell_sleeps(
             page.set_default_timeout(30_000)
             page.goto(lab)
             page.wait_for_selector(".jp-Notebook .jp-CodeCell .jp-InputArea-editor", timeout=60_000)
-            page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for(timeout=60_000)
+            wait_for_kernel_idle(page)
+            # Each page is the front end it claims: only JupyterLab has the status bar, only
+            # Notebook 7 the kernel status next to its notebook toolbar.
+            lab_page = page.locator(".jp-StatusBar-Widget").count() > 0
+            nb7_page = page.locator(".jp-NotebookKernelStatus").count() > 0
+            assert (lab_page, nb7_page) == (front_end == "jupyterlab", front_end == "notebook7")
             nb = Notebook(page)
 
             nb.run(1)
@@ -73,11 +94,11 @@ def test_background_dashboard_moves_and_finishes_while_another_cell_sleeps(
                 if not seen or seen[-1] != shown:
                     seen.append(shown)
                 if len(seen) == 3:
-                    dashboard.screenshot(path=str(shots / "background-running.png"))
+                    dashboard.screenshot(path=str(shots / f"background-running-{front_end}.png"))
                 time.sleep(0.05)
             wait_for_text(files, r"16 / 16 files · 100 %")
             assert nb.prompt(3) == "[*]:"  # still sleeping: all of this happened meanwhile
-            dashboard.screenshot(path=str(shots / "background-done.png"))
+            dashboard.screenshot(path=str(shots / f"background-done-{front_end}.png"))
             assert "✓ 16 uploaded to the emulator" in dashboard.inner_text()
             assert not dashboard.locator(".mediakit-cancel").is_visible()
             # It advanced through intermediate states, not only from 0 to the end.

@@ -426,8 +426,8 @@ def main() -> None:
                 )
             batches_out[label] = entry
     if args.json is not None:
-        notes = ["Quick run: a few files and short processing; its ratios show the script "
-                 "works, not how the clients compare."] if args.quick else []  # fmt: skip
+        notes = ["Quick run: a few files, low latency, short processing; its ratios show the "
+                 "script works, not how the clients compare."] if args.quick else []  # fmt: skip
         w.write_json(args.json, "peers", "mediakit against tweepy and xdk, one file at a time",
                      settings, figures_of(batches_out), notes,
                      details={"batches": batches_out})  # fmt: skip

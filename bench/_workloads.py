@@ -183,7 +183,13 @@ def repair_videos(seconds: float, count: int = 2) -> Path:
 # Servers in other processes
 
 
-def _start(cmd: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
+def start_server(
+    cmd: list[str], env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """Run `cmd` (a server that prints "listening on URL" first) with this checkout's mediakit
+    importable; returns the process and the URL. Its later output is drained so it never
+    blocks on a full pipe."""
+    env = env or {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT
     )
@@ -201,6 +207,16 @@ def _start(cmd: list[str], env: dict[str, str] | None = None) -> tuple[subproces
     stdout = proc.stdout
     threading.Thread(target=lambda: [None for _ in stdout], daemon=True).start()
     return proc, match.group(1)
+
+
+def stop_server(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM (the emulator closes its state on it), SIGKILL if it lingers."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 SERVE = """
@@ -230,17 +246,23 @@ def emulator(**settings: Any) -> Iterator[tuple[str, int]]:
     """A socket emulator in another process, built by `mk.Emulator(**settings)`; yields
     (base URL, pid). `limits` is a dict of `mk.Limits` fields; `rate_limits` False (the
     default: off), True (X's budgets) or a dict of `RateLimits` fields."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc, url = _start([sys.executable, "-c", SERVE, json.dumps(settings)], env)
+    proc, url = start_server([sys.executable, "-c", SERVE, json.dumps(settings)])
     try:
         yield url, proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc)
+
+
+@contextmanager
+def emulator_cli(*args: str) -> Iterator[str]:
+    """`mediakit emulator --port 0 ARGS` in another process, as users start it (TLS, a state
+    file and the rest from its options); yields its base URL."""
+    cmd = [sys.executable, "-m", "mediakit", "emulator", "--port", "0", *args]
+    proc, url = start_server(cmd)
+    try:
+        yield url
+    finally:
+        stop_server(proc)
 
 
 PLAIN = """
@@ -270,7 +292,7 @@ def plain_server() -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc, url = _start([sys.executable, "-c", PLAIN, str(port)])
+    proc, url = start_server([sys.executable, "-c", PLAIN, str(port)])
     try:
         yield url
     finally:
@@ -354,8 +376,10 @@ def write_json(
     settings: dict[str, Any],
     figures: list[dict[str, Any]],
     notes: list[str] | None = None,
+    details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The bench's result as bench/run.py reads it; written to `path` when given."""
+    """The bench's result as bench/run.py reads it; written to `path` when given. `details`
+    (raw measurements, for whoever reads the JSON) goes under its own key, not in the table."""
     data = {
         "bench": bench,
         "title": title,
@@ -364,6 +388,8 @@ def write_json(
         "notes": notes or [],
         "machine": machine(),
     }
+    if details is not None:
+        data["details"] = details
     if path is not None:
         path.write_text(json.dumps(data, indent=2, default=str))
     return data

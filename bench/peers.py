@@ -23,8 +23,13 @@ median round trips per command, the recorded processing times, an ideal poller),
 the most files mediakit had in flight at once. Beside the times: the 429 answers the emulator
 gave each client, and each client process's peak RSS above its RSS before the batch.
 
+The figures (`--json PATH`, the shape bench/run.py renders): each client's wall time per batch,
+tweepy's and xdk's over mediakit's (aim ≥ 5×), mediakit's over its bound (aim ≤ 1.25×), and
+every client's 429s and peak RSS.
+
 Usage: python bench/peers.py [--quick] [--json PATH] [--photos 200] [--mixed 50] [--seed 1]
-`--quick` is a small run (16 photos, 8 mixed files, processing 1-2 s) in under a minute.
+`--quick` is the CI smoke run (6 photos, 4 mixed files, processing 0.5-1 s, 20-40 ms of
+latency): it shows the script works; its ratios compare nothing.
 """
 
 from __future__ import annotations
@@ -40,9 +45,10 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +59,14 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
+import _workloads as w  # noqa: E402
 import batch as batch_bench  # noqa: E402  (bench/batch.py: the files and the ideal)
 
 CLIENTS = ("mediakit", "tweepy", "xdk")
 PEER_CHUNK = 1024 * 1024
+# --quick: a CI smoke run (tweepy and xdk upload one file at a time, so every file costs them
+# its round trips and processing in full).
+QUICK_PHOTOS, QUICK_MIXED, QUICK_PROCESSING, QUICK_LATENCY = 6, 4, "0.5,1", "20ms-40ms"
 CATEGORY = {"image": "tweet_image", "gif": "tweet_gif", "video": "tweet_video"}
 
 
@@ -89,68 +99,23 @@ def make_tls(folder: Path) -> dict[str, str]:
     return paths
 
 
-class Emulator:
-    """`mediakit emulator` over TLS in another process, its output drained."""
+@contextmanager
+def emulator(state: Path, tls: dict[str, str], args: argparse.Namespace) -> Iterator[str]:
+    """`mediakit emulator` over TLS in another process (bench/_workloads.py starts it)."""
+    with w.emulator_cli(
+        "--latency", args.latency, "--processing-seconds", args.processing,
+        "--seed", str(args.seed), "--rate-limits", "on", "--state", str(state),
+        "--ssl-certfile", tls["cert"], "--ssl-keyfile", tls["key"],
+    ) as url:  # fmt: skip
+        yield url
 
-    def __init__(self, state: Path, tls: dict[str, str], args: argparse.Namespace) -> None:
-        cmd = [
-            sys.executable,
-            "-m",
-            "mediakit",
-            "emulator",
-            "--port",
-            "0",
-            "--latency",
-            args.latency,
-            "--processing-seconds",
-            args.processing,
-            "--seed",
-            str(args.seed),
-            "--rate-limits",
-            "on",
-            "--state",
-            str(state),
-            "--ssl-certfile",
-            tls["cert"],
-            "--ssl-keyfile",
-            tls["key"],
-        ]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        match = re.search(r"listening on (\S+)", line)
-        if not match:
-            self.proc.kill()
-            raise SystemExit(f"the emulator did not start: {line}{self.proc.stdout.read()}")
-        self.url = match.group(1)
-        self.ca = tls["ca"]
-        threading.Thread(target=self._drain, daemon=True).start()
 
-    def _drain(self) -> None:
-        assert self.proc.stdout is not None
-        for _ in self.proc.stdout:
-            pass
-
-    def get(self, path: str) -> Any:
-        return httpx.get(f"{self.url}{path}", timeout=120, verify=self.ca).json()
-
-    def close(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
+def get(url: str, ca: str) -> Any:
+    return httpx.get(url, timeout=120, verify=ca).json()
 
 
 # ---------------------------------------------------------------------------------------------
 # One client's run, in a process of its own (its peak RSS is its own)
-
-
-def rss_kib() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def kind_of(path: Path) -> str:
@@ -262,7 +227,7 @@ def worker(spec_path: Path) -> None:
         run_tweepy([warm], spec["url"], spec["ca"])
     else:
         run_xdk([warm], spec["url"], spec["ca"])
-    before = rss_kib()
+    before = w.status_kib("VmRSS")
     if spec["client"] == "mediakit":
         out = run_mediakit(files, spec["url"], spec["ca"], Path(spec["journal"]))
     elif spec["client"] == "tweepy":
@@ -312,12 +277,11 @@ def one_run(
     client: str, files: list[Path], tmp: Path, tls: dict[str, str], args: argparse.Namespace
 ) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(dir=tmp))
-    emulator = Emulator(folder / "state.sqlite", tls, args)
-    try:
+    with emulator(folder / "state.sqlite", tls, args) as url:
         spec = {
             "client": client,
             "files": [str(p) for p in files],
-            "url": emulator.url,
+            "url": url,
             "ca": tls["ca"],
             "journal": str(folder / "journal.sqlite"),
             "out": str(folder / "out.json"),
@@ -328,11 +292,11 @@ def one_run(
             [sys.executable, __file__, "--worker", str(folder / "spec.json")], check=True, env=env
         )
         out: dict[str, Any] = json.loads((folder / "out.json").read_text())
-        requests = emulator.get("/_emulator/requests")
+        requests = get(f"{url}/_emulator/requests", tls["ca"])
         out["http_429"] = sum(1 for r in requests if r.get("status") == 429)
         if client == "mediakit":
             ours = {r["media_id"] for r in out["records"]}
-            media = {m["media_id"]: m for m in emulator.get("/_emulator/media")}
+            media = {m["media_id"]: m for m in get(f"{url}/_emulator/media", tls["ca"])}
             media = {k: v for k, v in media.items() if k in ours}
             mine = [r for r in requests if r.get("media_id") in ours]
             out["requests"] = len(mine)
@@ -340,17 +304,59 @@ def one_run(
             out["bound_s"], out["bound_concurrency"] = bound(out, media, mine, low)
         out.setdefault("requests", len(requests) - 3)  # less the warm-up's INIT, APPEND, FINALIZE
         return out
-    finally:
-        emulator.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The figures bench/run.py renders
+
+# Aims as bench/batch.py sets them for the same kinds of comparison: one file at a time at
+# least 5× slower (its C / A), mediakit within 1.25× of its ideal schedule (its A / ideal).
+PEER_AIM = 5.0
+BOUND_AIM = 1.25
+
+
+def figures_of(batches: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per batch: each client's wall time, each peer's over mediakit's, mediakit's over its
+    bound, and the 429s and peak RSS of every client."""
+    rows: list[dict[str, Any]] = []
+    for label, entry in batches.items():
+        runs = entry["runs"]
+        for client, out in runs.items():
+            rows.append(w.figure(f"{label}: {client}", round(out["wall_s"], 2), "s",
+                                 note=f"{out['ok']}/{entry['files']} ok"))  # fmt: skip
+        if "mediakit" not in runs:
+            continue
+        for peer in ("tweepy", "xdk"):
+            if f"{peer}_over_mediakit" in entry:
+                ratio = round(entry[f"{peer}_over_mediakit"], 2)
+                rows.append(w.figure(f"{label}: {peer} / mediakit", ratio, "×", ratio=True,
+                                     aim=f"≥ {PEER_AIM:g}", met=ratio >= PEER_AIM))  # fmt: skip
+        mk_run = runs["mediakit"]
+        ratio = round(entry["mediakit_over_bound"], 2)
+        rows.append(w.figure(
+            f"{label}: mediakit / its bound", ratio, "×", ratio=True,
+            aim=f"≤ {BOUND_AIM:g}", met=ratio <= BOUND_AIM,
+            note=f"bound {mk_run['bound_s']:.2f} s at {mk_run['bound_concurrency']} files at "
+                 "once, the client's CPU cost counted as zero",
+        ))  # fmt: skip
+        clients = list(runs)
+        rows.append(w.figure(
+            f"{label}: 429 answers ({' / '.join(clients)})",
+            " / ".join(str(runs[c]["http_429"]) for c in clients),
+        ))  # fmt: skip
+        rows.append(w.figure(
+            f"{label}: peak RSS above start ({' / '.join(clients)})",
+            " / ".join(f"{runs[c]['rss_peak_above_start_mib']:.0f}" for c in clients), "MiB",
+        ))  # fmt: skip
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a small run, under a minute")
-    parser.add_argument("--json", type=Path, metavar="PATH", help="write the figures as JSON")
+    w.add_common_args(parser)
     parser.add_argument("--photos", type=int, help="photos in the upload-bound batch (200)")
     parser.add_argument("--mixed", type=int, help="files in the mixed batch (50)")
-    parser.add_argument("--latency", default="100ms-150ms", help="added latency per request")
+    parser.add_argument("--latency", help="added latency per request (100ms-150ms)")
     parser.add_argument("--processing", help="processing seconds, LOW,HIGH (2,6)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--clients", default=",".join(CLIENTS), help="which clients to run")
@@ -359,26 +365,24 @@ def main() -> None:
     if args.worker is not None:
         worker(args.worker)
         return
-    args.photos = args.photos if args.photos is not None else (16 if args.quick else 200)
-    args.mixed = args.mixed if args.mixed is not None else (8 if args.quick else 50)
-    args.processing = args.processing or ("1,2" if args.quick else "2,6")
+    args.photos = args.photos if args.photos is not None else (QUICK_PHOTOS if args.quick else 200)
+    args.mixed = args.mixed if args.mixed is not None else (QUICK_MIXED if args.quick else 50)
+    args.processing = args.processing or (QUICK_PROCESSING if args.quick else "2,6")
+    args.latency = args.latency or (QUICK_LATENCY if args.quick else "100ms-150ms")
     clients = [c for c in args.clients.split(",") if c]
 
-    figures: dict[str, Any] = {
-        "machine": batch_bench.machine(),
-        "settings": {
-            "photos": args.photos,
-            "mixed": args.mixed,
-            "latency": args.latency,
-            "processing_s": args.processing,
-            "rate_limits": "on (X's published budgets)",
-            "seed": args.seed,
-            "quick": args.quick,
-            "transport": "TLS over loopback, HTTP/1.1 (uvicorn)",
-        },
-        "batches": {},
+    settings = {
+        "photos": f"{args.photos} JPEG photos of 0.3-2 MB (upload-bound)",
+        "mixed": f"{args.mixed} files: 60 % pictures, 20 % GIFs, 20 % MP4s (processing-bound)",
+        "latency": args.latency,
+        "processing_s": args.processing,
+        "rate_limits": "on (X's published budgets)",
+        "seed": args.seed,
+        "quick": args.quick,
+        "transport": "TLS over loopback, HTTP/1.1 (uvicorn)",
     }
-    print(f"machine: {figures['machine']}")
+    batches_out: dict[str, Any] = {}
+    print(f"machine: {w.machine()}")
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         tls = make_tls(tmp)
@@ -420,9 +424,13 @@ def main() -> None:
                     f"  mediakit / bound = {entry['mediakit_over_bound']:.2f}  "
                     f"({runs['mediakit']['summary']})"
                 )
-            figures["batches"][label] = entry
+            batches_out[label] = entry
     if args.json is not None:
-        args.json.write_text(json.dumps(figures, indent=2))
+        notes = ["Quick run: a few files, low latency, short processing; its ratios show the "
+                 "script works, not how the clients compare."] if args.quick else []  # fmt: skip
+        w.write_json(args.json, "peers", "mediakit against tweepy and xdk, one file at a time",
+                     settings, figures_of(batches_out), notes,
+                     details={"batches": batches_out})  # fmt: skip
         print(f"\nwrote {args.json}")
 
 

@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
     if args.quick:
-        args.files, args.budget, args.window = 120, 50, 2.0
+        args.files, args.budget, args.window = 60, 50, 2.0  # still over one window's INITs
     pictures = w.files_in(w.small_pictures(1000 if args.files <= 980 else 10_000))
     warm, files = pictures[:5], pictures[20 : 20 + args.files]
     budgets = dict.fromkeys(COMMANDS, args.budget) | {"STATUS": 1000, "UPLOAD": 500}

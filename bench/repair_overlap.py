@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--pictures", type=int, default=1000)
     args = parser.parse_args()
     if args.quick:
-        args.seconds, args.pictures = 2.0, 150
+        args.seconds, args.pictures = 1.0, 80
     videos = w.files_in(w.repair_videos(args.seconds))
     pictures = w.files_in(w.small_pictures(1000 if args.pictures <= 980 else 10_000))
     pictures = pictures[20 : 20 + args.pictures]

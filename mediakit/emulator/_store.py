@@ -484,11 +484,11 @@ def _migrate(db: sqlite3.Connection) -> None:
     )
 
 
-_BLOCK = 8 * 1024 * 1024
+_BLOCK = 1024 * 1024  # a read's worth: hashlib drops the GIL for it, memory stays a chunk
 
 
 def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file, read in large blocks into one buffer (hashlib drops the GIL)."""
+    """The SHA-256 of a file, read into one reused buffer (no new bytes object per read)."""
     digest = hashlib.sha256()
     buffer = bytearray(_BLOCK)
     view = memoryview(buffer)
@@ -503,7 +503,7 @@ def _copy_file(source: BinaryIO, out: BinaryIO) -> None:
     copy_range = getattr(os, "copy_file_range", None)
     if copy_range is not None:
         try:
-            while copy_range(source.fileno(), out.fileno(), _BLOCK * 4):
+            while copy_range(source.fileno(), out.fileno(), 64 * _BLOCK):
                 pass
             return
         except OSError:  # e.g. EXDEV/EINVAL where the file system cannot; both offsets

@@ -74,6 +74,7 @@ class Recorder(NullView):
         self.eta = EtaEstimator()
         self.old_rate: Throughput | None = None
         self.samples: list[tuple[float, float | None, float | None]] = []
+        self.trace: list[tuple[float, dict[str, float], str]] = []  # for --trace
 
     def draw(self) -> None:
         assert self.live is not None
@@ -89,6 +90,10 @@ class Recorder(NullView):
         new = self.eta.estimate(records, now)
         old = old_eta(records, now, self.old_rate)
         self.samples.append((now, new, old))
+        states: dict[str, int] = {}
+        for r in records:
+            states[r.state] = states.get(r.state, 0) + 1
+        self.trace.append((now, dict(self.eta.last), " ".join(f"{k}={v}" for k, v in states.items())))
 
 
 def one_run(files: Any, args: argparse.Namespace, seed: int, scenario: str) -> dict[str, Any]:
@@ -115,11 +120,18 @@ def one_run(files: Any, args: argparse.Namespace, seed: int, scenario: str) -> d
         finally:
             emu.close()
     assert result.ok, result.summary()
+    globals()["LAST_EVENTS"] = result.event_log
     records = result.records
     start = min(r.started_at for r in records if r.started_at is not None)
     end = max(r.finished_at for r in records if r.finished_at is not None)
     duration = end - start
     out: dict[str, Any] = {"duration_s": duration, "draws": len(view.samples)}
+    if args.trace:
+        print("    t(from start)  true left   ETA   processing_s uploads_s queue_s  states")
+        for (now, new, _), (_, parts, states) in zip(view.samples, view.trace, strict=True):
+            cells = " ".join(f"{parts.get(k, 0.0):9.1f}" for k in ("processing_s", "uploads_s", "queue_s"))
+            eta = "  none" if new is None else f"{new:6.1f}"
+            print(f"    {now - start:8.1f} {end - now:12.1f} {eta} {cells}  {states}")
     for fraction in FRACTIONS:
         at = start + fraction * duration
         now, new, old = min(view.samples, key=lambda s: abs(s[0] - at))
@@ -140,6 +152,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--only", choices=("processing-bound", "upload-bound"), help="run one scenario"
+    )
+    parser.add_argument(
+        "--trace", action="store_true", help="print each redraw's ETA parts against the truth"
     )
     args = parser.parse_args()
 

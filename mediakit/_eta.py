@@ -31,9 +31,9 @@ and `now`.
 from __future__ import annotations
 
 import heapq
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -51,6 +51,9 @@ from ._records import FINAL_STATES, Event, FileRecord
 from ._snapshot import RATE_WINDOW_S
 
 __all__ = ["EtaEstimator", "Expected", "RecentRate"]
+
+# The answers of a file X is still processing: their check_after_secs is the next interval.
+WAITING = frozenset({"pending", "in_progress"})
 
 # How many observed files weigh as much as the prior (shrinkage of the category correction).
 PRIOR_WEIGHT = 1.0
@@ -167,6 +170,17 @@ class EtaEstimator:
         self._read = 0  # events already read
         # file_id -> (bytes X acknowledged, when the last APPEND answered), from the events
         self._appended: dict[int, tuple[int, float]] = {}
+        # the poll intervals X asked for in this batch: seconds -> answers (a few values)
+        self._check_after: Counter[int] = Counter()
+
+    def expected_history(self) -> History:
+        """The prior for this batch: the history, with the polling lag this batch's answers
+        imply. X is seen done by the first poll after it finishes, on average half an
+        interval later, and X says how long each interval is (`check_after_secs`): 1 s
+        after FINALIZE in field captures, where the documented 5 s gave the default 2.5 s."""
+        if not self._check_after:
+            return self.history
+        return replace(self.history, polling_s=_median(self._check_after) / 2)
 
     def observe(
         self, records: Sequence[FileRecord], now: float, events: Sequence[Event] | None = None
@@ -190,12 +204,12 @@ class EtaEstimator:
                 ):
                     acked, _ = self._appended.get(event.file_id, (0, 0.0))
                     self._appended[event.file_id] = (acked + event.bytes_sent, event.finished_at)
-                if (
-                    event.progress_percent is not None
-                    and event.file_id is not None
-                    and event.finished_at is not None
-                ):
+                if event.file_id is None or event.finished_at is None:
+                    continue
+                if event.progress_percent is not None:
                     self._percent_at[event.file_id] = (event.progress_percent, event.finished_at)
+                if event.check_after_secs is not None and event.state in WAITING:
+                    self._check_after[max(1, event.check_after_secs)] += 1  # as the poller
             self._read = len(events)
         sent = 0
         for record in records:
@@ -215,7 +229,7 @@ class EtaEstimator:
         is known to estimate from (no rate, no file uploading yet)."""
         if all(r.state in FINAL_STATES for r in records):
             return 0.0
-        expected = Expected.learn(records, self.history, self._implied(records))
+        expected = Expected.learn(records, self.expected_history(), self._implied(records))
         parts = {"processing_s": 0.0, "uploads_s": 0.0, "queue_s": 0.0}
 
         processing = [r for r in records if r.state == "processing"]
@@ -332,6 +346,16 @@ def _batch_speed(records: Sequence[FileRecord]) -> UploadSpeed | None:
     if mib.sum() <= 0:
         return UploadSpeed(float(np.median(seconds)), 0.0, len(done), "this batch")
     return UploadSpeed(0.0, float(seconds.sum() / mib.sum()), len(done), "this batch")
+
+
+def _median(counts: Counter[int]) -> float:
+    """The median of values given as value -> how many times (the lower middle, when even)."""
+    middle, seen = (counts.total() - 1) // 2, 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if seen > middle:
+            return float(value)
+    raise ValueError("no values")
 
 
 def _whole(record: FileRecord) -> PlannedFile:

@@ -39,6 +39,7 @@ from mediakit._view import NullView
 from mediakit.emulator import Emulator, running
 
 FRACTIONS = (0.25, 0.5, 0.75)
+PARTS = ("processing_s", "uploads_s", "queue_s")  # EtaEstimator.last, printed by --trace
 
 
 def old_eta(records: list[FileRecord], now: float, rate: Throughput) -> float | None:
@@ -93,7 +94,8 @@ class Recorder(NullView):
         states: dict[str, int] = {}
         for r in records:
             states[r.state] = states.get(r.state, 0) + 1
-        self.trace.append((now, dict(self.eta.last), " ".join(f"{k}={v}" for k, v in states.items())))
+        counts = " ".join(f"{k}={v}" for k, v in states.items())
+        self.trace.append((now, dict(self.eta.last), counts))
 
 
 def one_run(files: Any, args: argparse.Namespace, seed: int, scenario: str) -> dict[str, Any]:
@@ -129,7 +131,7 @@ def one_run(files: Any, args: argparse.Namespace, seed: int, scenario: str) -> d
     if args.trace:
         print("    t(from start)  true left   ETA   processing_s uploads_s queue_s  states")
         for (now, new, _), (_, parts, states) in zip(view.samples, view.trace, strict=True):
-            cells = " ".join(f"{parts.get(k, 0.0):9.1f}" for k in ("processing_s", "uploads_s", "queue_s"))
+            cells = " ".join(f"{parts.get(k, 0.0):9.1f}" for k in PARTS)
             eta = "  none" if new is None else f"{new:6.1f}"
             print(f"    {now - start:8.1f} {end - now:12.1f} {eta} {cells}  {states}")
     for fraction in FRACTIONS:

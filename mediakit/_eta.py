@@ -55,6 +55,9 @@ __all__ = ["EtaEstimator", "Expected", "RecentRate"]
 # The answers of a file X is still processing: their check_after_secs is the next interval.
 WAITING = frozenset({"pending", "in_progress"})
 
+# APPENDs in flight per file: the client's default (`Client(segment_concurrency=3)`).
+SEGMENT_CONCURRENCY = 3
+
 # How many observed files weigh as much as the prior (shrinkage of the category correction).
 PRIOR_WEIGHT = 1.0
 
@@ -158,9 +161,11 @@ class EtaEstimator:
         *,
         window_s: float = RATE_WINDOW_S,
         concurrency: int = 4,
+        segment_concurrency: int = SEGMENT_CONCURRENCY,
     ) -> None:
         self.history = history or History()
         self.concurrency = concurrency
+        self.segment_concurrency = segment_concurrency
         self._now: float = 0.0
         self.rate = RecentRate(window_s, now=lambda: self._now)
         # file_id -> (percent, when it was first seen at that percent)
@@ -240,10 +245,13 @@ class EtaEstimator:
             parts["processing_s"] = max(parts["processing_s"], left)
 
         uploading = [r for r in records if r.state in ("uploading", "repairing")]
-        queued = _order(_whole(r) for r in records if r.state == "queued")
+        plans = {r.file_id: _whole(r) for r in records if r.state == "queued"}
+        by_plan = {id(p): r for r in records if (p := plans.get(r.file_id)) is not None}
+        queued = _order(plans.values())
+        lanes = self.segment_concurrency
         if uploading or queued:
             speed = (
-                _batch_speed(records)
+                _batch_speed(records, lanes)
                 or self._partial_speed(uploading)
                 or (self.history.upload if self.history.upload.files else None)
             )
@@ -257,14 +265,14 @@ class EtaEstimator:
             slots = []
             for record in uploading:
                 started = record.started_at if record.started_at is not None else now
-                slots.append(max(0.0, speed.seconds(record.bytes or 0) - (now - started)))
+                slots.append(max(0.0, speed.seconds(_lane_bytes(record, lanes)) - (now - started)))
             ends = list(slots)  # one per file: those uploading, then the queue's
             slots = slots or [0.0] * max(1, self.concurrency)
             heapq.heapify(slots)
             holding = [_whole(r) for r in uploading]
             for planned in queued:
                 start = heapq.heappop(slots)
-                end = start + speed.seconds(planned.size)
+                end = start + speed.seconds(_lane_bytes(by_plan[id(planned)], lanes))
                 heapq.heappush(slots, end)
                 ends.append(end)
             for end, seconds in zip(ends, expected.seconds([*holding, *queued]), strict=True):
@@ -321,17 +329,31 @@ class EtaEstimator:
 RECENT_UPLOADS = 16  # the speed is learned from the last uploads: "recent", not since the start
 
 
-def _batch_speed(records: Sequence[FileRecord]) -> UploadSpeed | None:
+def _lane_bytes(record: FileRecord, lanes: int) -> int:
+    """The bytes on the busiest of a file's `lanes` connections: its segments go `lanes` at a
+    time (the client's `segment_concurrency`), each to the first lane free, so a file's upload
+    lasts as long as its busiest lane's bytes take, not its total's (a 4.7 MiB video of a
+    4 MiB and a 0.7 MiB segment is uploaded when its 4 MiB are)."""
+    size, chunk = record.bytes or 0, record.chunk_size or 0
+    if chunk <= 0 or size <= chunk or lanes <= 1:
+        return size
+    free = [0] * min(lanes, -(-size // chunk))
+    for start in range(0, size, chunk):
+        heapq.heappush(free, heapq.heappop(free) + min(chunk, size - start))
+    return max(free)
+
+
+def _batch_speed(records: Sequence[FileRecord], lanes: int = 1) -> UploadSpeed | None:
     """How long one file takes to upload in this batch, per slot, from its latest uploads:
-    overhead_s + s_per_mib × MiB (a least-squares line when sizes differ enough to see the
-    bandwidth, else proportional to size). None before any upload ended."""
+    overhead_s + s_per_mib × MiB on its busiest lane (a least-squares line when sizes differ
+    enough to see the bandwidth, else proportional to size). None before any upload ended."""
     done = sorted(
         (r for r in records if r.started_at is not None and r.uploaded_at is not None),
         key=lambda r: r.uploaded_at or 0.0,
     )[-RECENT_UPLOADS:]
     if not done:
         return None
-    mib = np.array([(r.bytes or 0) / MiB for r in done])
+    mib = np.array([_lane_bytes(r, lanes) / MiB for r in done])
     seconds = np.array([(r.uploaded_at or 0.0) - (r.started_at or 0.0) for r in done])
     seconds = np.maximum(seconds, 0.0)
     if len(done) >= 3 and np.ptp(mib) > 0.25 * max(float(mib.mean()), 1e-9):

@@ -18,7 +18,12 @@ runs, for both estimators side by side. A redraw with no ETA (nothing known yet)
 missing, not as 0.
 
 Usage: python bench/eta.py [--files 40] [--runs 3] [--scale 3] [--latency-ms 150] [--mib-s 1]
-       [--seed 1]   (exit 1 when a median error of the new ETA is over 30 %)
+       [--seed 1] [--history] [--trace]   (exit 1 when a median error of the new ETA is over 30 %)
+
+--history: the ETA starts from what one earlier batch of the same mix measured (another
+seed; `History.from_items` of its items, as a journal would give), instead of the documented
+defaults: how much of the error early in a batch is the prior's. --trace prints every
+redraw's ETA parts (`EtaEstimator.last`) against the time really left.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from typing import Any
 
 import mediakit as mk
 from mediakit._eta import EtaEstimator
+from mediakit._forecast import History
 from mediakit._records import FINAL_STATES, FileRecord
 from mediakit._snapshot import Throughput
 from mediakit._view import NullView
@@ -70,9 +76,9 @@ def old_eta(records: list[FileRecord], now: float, rate: Throughput) -> float | 
 class Recorder(NullView):
     """Records (batch time, new ETA, old ETA) at every redraw, as the dashboard would see."""
 
-    def __init__(self) -> None:
+    def __init__(self, history: History | None = None) -> None:
         super().__init__()
-        self.eta = EtaEstimator()
+        self.eta = EtaEstimator(history)
         self.old_rate: Throughput | None = None
         self.samples: list[tuple[float, float | None, float | None]] = []
         self.trace: list[tuple[float, dict[str, float], str]] = []  # for --trace
@@ -98,7 +104,13 @@ class Recorder(NullView):
         self.trace.append((now, dict(self.eta.last), counts))
 
 
-def one_run(files: Any, args: argparse.Namespace, seed: int, scenario: str) -> dict[str, Any]:
+def one_run(
+    files: Any,
+    args: argparse.Namespace,
+    seed: int,
+    scenario: str,
+    history: History | None = None,
+) -> dict[str, Any]:
     clock = mk.ScaledClock(args.scale)
     with tempfile.TemporaryDirectory() as tmp:
         # Bandwidth is capped in real time per connection: in batch time it is cap × scale.
@@ -111,7 +123,7 @@ def one_run(files: Any, args: argparse.Namespace, seed: int, scenario: str) -> d
             rate_limits=False,
             state=Path(tmp) / "emu.sqlite",
         )
-        view = Recorder()
+        view = Recorder(history)
         options: dict[str, Any] = {"clock": clock, "progress": view, "journal": False}
         try:
             if scenario == "upload-bound":
@@ -122,12 +134,11 @@ def one_run(files: Any, args: argparse.Namespace, seed: int, scenario: str) -> d
         finally:
             emu.close()
     assert result.ok, result.summary()
-    globals()["LAST_EVENTS"] = result.event_log
     records = result.records
     start = min(r.started_at for r in records if r.started_at is not None)
     end = max(r.finished_at for r in records if r.finished_at is not None)
     duration = end - start
-    out: dict[str, Any] = {"duration_s": duration, "draws": len(view.samples)}
+    out: dict[str, Any] = {"duration_s": duration, "draws": len(view.samples), "result": result}
     if args.trace:
         print("    t(from start)  true left   ETA   processing_s uploads_s queue_s  states")
         for (now, new, _), (_, parts, states) in zip(view.samples, view.trace, strict=True):
@@ -156,6 +167,9 @@ def main() -> int:
         "--only", choices=("processing-bound", "upload-bound"), help="run one scenario"
     )
     parser.add_argument(
+        "--history", action="store_true", help="start from an earlier batch's measurements"
+    )
+    parser.add_argument(
         "--trace", action="store_true", help="print each redraw's ETA parts against the truth"
     )
     args = parser.parse_args()
@@ -180,8 +194,13 @@ def main() -> int:
                 continue
             print(f"\n{scenario} ({where}):")
             runs = []
+            history = None
+            if args.history:  # an earlier batch of the same mix, not measured
+                earlier = one_run(files, args, args.seed + 1000, scenario)["result"]
+                history = History.from_items(earlier.items)
+                print(f"  prior: {history.note}; {history.model.summary()}")
             for run in range(args.runs):
-                got = one_run(files, args, args.seed + run, scenario)
+                got = one_run(files, args, args.seed + run, scenario, history)
                 runs.append(got)
                 cells = "  ".join(
                     f"{int(f * 100)} %: new {_pct(got[f][0])} old {_pct(got[f][1])}"

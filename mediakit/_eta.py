@@ -7,7 +7,10 @@ Three parts, all on the batch's clock (a scaled or manual clock in tests, never 
   (overhead + seconds per MiB: the bytes left at the recent rate, per connection; before any
   upload ended, the pace of the first APPENDs; before that, a measured history or no ETA at
   all: an assumed speed is a guess, not an estimate). The aggregate byte rate alone was wrong
-  both ways: 0 B/s during a long APPEND, and no account of the slots;
+  both ways: 0 B/s during a long APPEND, and no account of the slots. A file's segments go
+  `segment_concurrency` at a time, so its MiB are those of its busiest lane (`_lane_bytes`:
+  a 4 + 0.7 MiB video takes 4 MiB's time, not 4.7), both in what the batch learns and in
+  what it expects;
 - X's processing of the files it holds: from their `progress_percent`, measured from FINALIZE
   to the moment that percent was *reported* (a percent seen 8 s ago says nothing about the
   8 s since: extrapolating it from now is what made the old ETA climb, then collapse), weighed
@@ -20,7 +23,14 @@ percents of files in processing imply, shift the prior by the mean of their resi
 toward the prior while there are few), so a batch that finds X slower or faster than the prior
 says so within a file or two. Categories the batch has not
 seen yet use the prior alone. Observed seconds run from FINALIZE to the answer that said done,
-so they include the polling lag, as the prior's `polling_s` does.
+so they include the polling lag, as the prior's `polling_s` does; that lag is half the
+interval X asks for between polls (`check_after_secs`, the median of this batch's answers:
+1 s after FINALIZE in field captures), and the history's only until X has said one.
+
+Before any processed file reports (in a short batch of small videos, the first ~30 % of its
+time: STATUS answers come a poll after FINALIZE), the processing part is the prior alone,
+and as wrong as the prior is for this X (bench/eta.py --trace shows it); with no history the
+prior is the documented defaults.
 
 `EtaEstimator` keeps the little state this needs (byte samples for the throughput shown, when
 X reported each percent, what each file's APPENDs acknowledged: read from the batch's events

@@ -18,7 +18,12 @@ runs, for both estimators side by side. A redraw with no ETA (nothing known yet)
 missing, not as 0.
 
 Usage: python bench/eta.py [--files 40] [--runs 3] [--scale 3] [--latency-ms 150] [--mib-s 1]
-       [--seed 1]   (exit 1 when a median error of the new ETA is over 30 %)
+       [--seed 1] [--history] [--trace]   (exit 1 when a median error of the new ETA is over 30 %)
+
+--history: the ETA starts from what one earlier batch of the same mix measured (another
+seed; `History.from_items` of its items, as a journal would give), instead of the documented
+defaults: how much of the error early in a batch is the prior's. --trace prints every
+redraw's ETA parts (`EtaEstimator.last`) against the time really left.
 """
 
 from __future__ import annotations
@@ -33,12 +38,14 @@ from typing import Any
 
 import mediakit as mk
 from mediakit._eta import EtaEstimator
+from mediakit._forecast import History
 from mediakit._records import FINAL_STATES, FileRecord
 from mediakit._snapshot import Throughput
 from mediakit._view import NullView
 from mediakit.emulator import Emulator, running
 
 FRACTIONS = (0.25, 0.5, 0.75)
+PARTS = ("processing_s", "uploads_s", "queue_s")  # EtaEstimator.last, printed by --trace
 
 
 def old_eta(records: list[FileRecord], now: float, rate: Throughput) -> float | None:
@@ -69,11 +76,12 @@ def old_eta(records: list[FileRecord], now: float, rate: Throughput) -> float | 
 class Recorder(NullView):
     """Records (batch time, new ETA, old ETA) at every redraw, as the dashboard would see."""
 
-    def __init__(self) -> None:
+    def __init__(self, history: History | None = None) -> None:
         super().__init__()
-        self.eta = EtaEstimator()
+        self.eta = EtaEstimator(history)
         self.old_rate: Throughput | None = None
         self.samples: list[tuple[float, float | None, float | None]] = []
+        self.trace: list[tuple[float, dict[str, float], str]] = []  # for --trace
 
     def draw(self) -> None:
         assert self.live is not None
@@ -89,9 +97,20 @@ class Recorder(NullView):
         new = self.eta.estimate(records, now)
         old = old_eta(records, now, self.old_rate)
         self.samples.append((now, new, old))
+        states: dict[str, int] = {}
+        for r in records:
+            states[r.state] = states.get(r.state, 0) + 1
+        counts = " ".join(f"{k}={v}" for k, v in states.items())
+        self.trace.append((now, dict(self.eta.last), counts))
 
 
-def one_run(files: Any, args: argparse.Namespace, seed: int, scenario: str) -> dict[str, Any]:
+def one_run(
+    files: Any,
+    args: argparse.Namespace,
+    seed: int,
+    scenario: str,
+    history: History | None = None,
+) -> dict[str, Any]:
     clock = mk.ScaledClock(args.scale)
     with tempfile.TemporaryDirectory() as tmp:
         # Bandwidth is capped in real time per connection: in batch time it is cap × scale.
@@ -104,7 +123,7 @@ def one_run(files: Any, args: argparse.Namespace, seed: int, scenario: str) -> d
             rate_limits=False,
             state=Path(tmp) / "emu.sqlite",
         )
-        view = Recorder()
+        view = Recorder(history)
         options: dict[str, Any] = {"clock": clock, "progress": view, "journal": False}
         try:
             if scenario == "upload-bound":
@@ -119,7 +138,13 @@ def one_run(files: Any, args: argparse.Namespace, seed: int, scenario: str) -> d
     start = min(r.started_at for r in records if r.started_at is not None)
     end = max(r.finished_at for r in records if r.finished_at is not None)
     duration = end - start
-    out: dict[str, Any] = {"duration_s": duration, "draws": len(view.samples)}
+    out: dict[str, Any] = {"duration_s": duration, "draws": len(view.samples), "result": result}
+    if args.trace:
+        print("    t(from start)  true left   ETA   processing_s uploads_s queue_s  states")
+        for (now, new, _), (_, parts, states) in zip(view.samples, view.trace, strict=True):
+            cells = " ".join(f"{parts.get(k, 0.0):9.1f}" for k in PARTS)
+            eta = "  none" if new is None else f"{new:6.1f}"
+            print(f"    {now - start:8.1f} {end - now:12.1f} {eta} {cells}  {states}")
     for fraction in FRACTIONS:
         at = start + fraction * duration
         now, new, old = min(view.samples, key=lambda s: abs(s[0] - at))
@@ -140,6 +165,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--only", choices=("processing-bound", "upload-bound"), help="run one scenario"
+    )
+    parser.add_argument(
+        "--history", action="store_true", help="start from an earlier batch's measurements"
+    )
+    parser.add_argument(
+        "--trace", action="store_true", help="print each redraw's ETA parts against the truth"
     )
     args = parser.parse_args()
 
@@ -163,8 +194,13 @@ def main() -> int:
                 continue
             print(f"\n{scenario} ({where}):")
             runs = []
+            history = None
+            if args.history:  # an earlier batch of the same mix, not measured
+                earlier = one_run(files, args, args.seed + 1000, scenario)["result"]
+                history = History.from_items(earlier.items)
+                print(f"  prior: {history.note}; {history.model.summary()}")
             for run in range(args.runs):
-                got = one_run(files, args, args.seed + run, scenario)
+                got = one_run(files, args, args.seed + run, scenario, history)
                 runs.append(got)
                 cells = "  ".join(
                     f"{int(f * 100)} %: new {_pct(got[f][0])} old {_pct(got[f][1])}"

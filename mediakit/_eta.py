@@ -7,7 +7,10 @@ Three parts, all on the batch's clock (a scaled or manual clock in tests, never 
   (overhead + seconds per MiB: the bytes left at the recent rate, per connection; before any
   upload ended, the pace of the first APPENDs; before that, a measured history or no ETA at
   all: an assumed speed is a guess, not an estimate). The aggregate byte rate alone was wrong
-  both ways: 0 B/s during a long APPEND, and no account of the slots;
+  both ways: 0 B/s during a long APPEND, and no account of the slots. A file's segments go
+  `segment_concurrency` at a time, so its MiB are those of its busiest lane (`_lane_bytes`:
+  a 4 + 0.7 MiB video takes 4 MiB's time, not 4.7), both in what the batch learns and in
+  what it expects;
 - X's processing of the files it holds: from their `progress_percent`, measured from FINALIZE
   to the moment that percent was *reported* (a percent seen 8 s ago says nothing about the
   8 s since: extrapolating it from now is what made the old ETA climb, then collapse), weighed
@@ -20,7 +23,14 @@ percents of files in processing imply, shift the prior by the mean of their resi
 toward the prior while there are few), so a batch that finds X slower or faster than the prior
 says so within a file or two. Categories the batch has not
 seen yet use the prior alone. Observed seconds run from FINALIZE to the answer that said done,
-so they include the polling lag, as the prior's `polling_s` does.
+so they include the polling lag, as the prior's `polling_s` does; that lag is half the
+interval X asks for between polls (`check_after_secs`, the median of this batch's answers:
+1 s after FINALIZE in field captures), and the history's only until X has said one.
+
+Before any processed file reports (in a short batch of small videos, the first ~30 % of its
+time: STATUS answers come a poll after FINALIZE), the processing part is the prior alone,
+and as wrong as the prior is for this X (bench/eta.py --trace shows it); with no history the
+prior is the documented defaults.
 
 `EtaEstimator` keeps the little state this needs (byte samples for the throughput shown, when
 X reported each percent, what each file's APPENDs acknowledged: read from the batch's events
@@ -31,9 +41,9 @@ and `now`.
 from __future__ import annotations
 
 import heapq
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -51,6 +61,12 @@ from ._records import FINAL_STATES, Event, FileRecord
 from ._snapshot import RATE_WINDOW_S
 
 __all__ = ["EtaEstimator", "Expected", "RecentRate"]
+
+# The answers of a file X is still processing: their check_after_secs is the next interval.
+WAITING = frozenset({"pending", "in_progress"})
+
+# APPENDs in flight per file: the client's default (`Client(segment_concurrency=3)`).
+SEGMENT_CONCURRENCY = 3
 
 # How many observed files weigh as much as the prior (shrinkage of the category correction).
 PRIOR_WEIGHT = 1.0
@@ -155,9 +171,11 @@ class EtaEstimator:
         *,
         window_s: float = RATE_WINDOW_S,
         concurrency: int = 4,
+        segment_concurrency: int = SEGMENT_CONCURRENCY,
     ) -> None:
         self.history = history or History()
         self.concurrency = concurrency
+        self.segment_concurrency = segment_concurrency
         self._now: float = 0.0
         self.rate = RecentRate(window_s, now=lambda: self._now)
         # file_id -> (percent, when it was first seen at that percent)
@@ -167,6 +185,17 @@ class EtaEstimator:
         self._read = 0  # events already read
         # file_id -> (bytes X acknowledged, when the last APPEND answered), from the events
         self._appended: dict[int, tuple[int, float]] = {}
+        # the poll intervals X asked for in this batch: seconds -> answers (a few values)
+        self._check_after: Counter[int] = Counter()
+
+    def expected_history(self) -> History:
+        """The prior for this batch: the history, with the polling lag this batch's answers
+        imply. X is seen done by the first poll after it finishes, on average half an
+        interval later, and X says how long each interval is (`check_after_secs`): 1 s
+        after FINALIZE in field captures, where the documented 5 s gave the default 2.5 s."""
+        if not self._check_after:
+            return self.history
+        return replace(self.history, polling_s=_median(self._check_after) / 2)
 
     def observe(
         self, records: Sequence[FileRecord], now: float, events: Sequence[Event] | None = None
@@ -190,12 +219,12 @@ class EtaEstimator:
                 ):
                     acked, _ = self._appended.get(event.file_id, (0, 0.0))
                     self._appended[event.file_id] = (acked + event.bytes_sent, event.finished_at)
-                if (
-                    event.progress_percent is not None
-                    and event.file_id is not None
-                    and event.finished_at is not None
-                ):
+                if event.file_id is None or event.finished_at is None:
+                    continue
+                if event.progress_percent is not None:
                     self._percent_at[event.file_id] = (event.progress_percent, event.finished_at)
+                if event.check_after_secs is not None and event.state in WAITING:
+                    self._check_after[max(1, event.check_after_secs)] += 1  # as the poller
             self._read = len(events)
         sent = 0
         for record in records:
@@ -215,7 +244,7 @@ class EtaEstimator:
         is known to estimate from (no rate, no file uploading yet)."""
         if all(r.state in FINAL_STATES for r in records):
             return 0.0
-        expected = Expected.learn(records, self.history, self._implied(records))
+        expected = Expected.learn(records, self.expected_history(), self._implied(records))
         parts = {"processing_s": 0.0, "uploads_s": 0.0, "queue_s": 0.0}
 
         processing = [r for r in records if r.state == "processing"]
@@ -226,10 +255,13 @@ class EtaEstimator:
             parts["processing_s"] = max(parts["processing_s"], left)
 
         uploading = [r for r in records if r.state in ("uploading", "repairing")]
-        queued = _order(_whole(r) for r in records if r.state == "queued")
+        plans = {r.file_id: _whole(r) for r in records if r.state == "queued"}
+        by_plan = {id(p): r for r in records if (p := plans.get(r.file_id)) is not None}
+        queued = _order(plans.values())
+        lanes = self.segment_concurrency
         if uploading or queued:
             speed = (
-                _batch_speed(records)
+                _batch_speed(records, lanes)
                 or self._partial_speed(uploading)
                 or (self.history.upload if self.history.upload.files else None)
             )
@@ -243,14 +275,14 @@ class EtaEstimator:
             slots = []
             for record in uploading:
                 started = record.started_at if record.started_at is not None else now
-                slots.append(max(0.0, speed.seconds(record.bytes or 0) - (now - started)))
+                slots.append(max(0.0, speed.seconds(_lane_bytes(record, lanes)) - (now - started)))
             ends = list(slots)  # one per file: those uploading, then the queue's
             slots = slots or [0.0] * max(1, self.concurrency)
             heapq.heapify(slots)
             holding = [_whole(r) for r in uploading]
             for planned in queued:
                 start = heapq.heappop(slots)
-                end = start + speed.seconds(planned.size)
+                end = start + speed.seconds(_lane_bytes(by_plan[id(planned)], lanes))
                 heapq.heappush(slots, end)
                 ends.append(end)
             for end, seconds in zip(ends, expected.seconds([*holding, *queued]), strict=True):
@@ -307,17 +339,31 @@ class EtaEstimator:
 RECENT_UPLOADS = 16  # the speed is learned from the last uploads: "recent", not since the start
 
 
-def _batch_speed(records: Sequence[FileRecord]) -> UploadSpeed | None:
+def _lane_bytes(record: FileRecord, lanes: int) -> int:
+    """The bytes on the busiest of a file's `lanes` connections: its segments go `lanes` at a
+    time (the client's `segment_concurrency`), each to the first lane free, so a file's upload
+    lasts as long as its busiest lane's bytes take, not its total's (a 4.7 MiB video of a
+    4 MiB and a 0.7 MiB segment is uploaded when its 4 MiB are)."""
+    size, chunk = record.bytes or 0, record.chunk_size or 0
+    if chunk <= 0 or size <= chunk or lanes <= 1:
+        return size
+    free = [0] * min(lanes, -(-size // chunk))
+    for start in range(0, size, chunk):
+        heapq.heappush(free, heapq.heappop(free) + min(chunk, size - start))
+    return max(free)
+
+
+def _batch_speed(records: Sequence[FileRecord], lanes: int = 1) -> UploadSpeed | None:
     """How long one file takes to upload in this batch, per slot, from its latest uploads:
-    overhead_s + s_per_mib × MiB (a least-squares line when sizes differ enough to see the
-    bandwidth, else proportional to size). None before any upload ended."""
+    overhead_s + s_per_mib × MiB on its busiest lane (a least-squares line when sizes differ
+    enough to see the bandwidth, else proportional to size). None before any upload ended."""
     done = sorted(
         (r for r in records if r.started_at is not None and r.uploaded_at is not None),
         key=lambda r: r.uploaded_at or 0.0,
     )[-RECENT_UPLOADS:]
     if not done:
         return None
-    mib = np.array([(r.bytes or 0) / MiB for r in done])
+    mib = np.array([_lane_bytes(r, lanes) / MiB for r in done])
     seconds = np.array([(r.uploaded_at or 0.0) - (r.started_at or 0.0) for r in done])
     seconds = np.maximum(seconds, 0.0)
     if len(done) >= 3 and np.ptp(mib) > 0.25 * max(float(mib.mean()), 1e-9):
@@ -332,6 +378,16 @@ def _batch_speed(records: Sequence[FileRecord]) -> UploadSpeed | None:
     if mib.sum() <= 0:
         return UploadSpeed(float(np.median(seconds)), 0.0, len(done), "this batch")
     return UploadSpeed(0.0, float(seconds.sum() / mib.sum()), len(done), "this batch")
+
+
+def _median(counts: Counter[int]) -> float:
+    """The median of values given as value -> how many times (the lower middle, when even)."""
+    middle, seen = (counts.total() - 1) // 2, 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if seen > middle:
+            return float(value)
+    raise ValueError("no values")
 
 
 def _whole(record: FileRecord) -> PlannedFile:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 import mediakit as mk
-from mediakit._eta import PRIOR_WEIGHT, EtaEstimator, Expected, RecentRate
-from mediakit._forecast import History, PlannedFile, _processing
+from mediakit._eta import PRIOR_WEIGHT, EtaEstimator, Expected, RecentRate, _lane_bytes
+from mediakit._forecast import DEFAULT_POLLING_S, History, PlannedFile, _processing
 from mediakit._limits import MiB
 from mediakit._records import Event, FileRecord
 from mediakit._result import UploadResult
@@ -184,3 +184,60 @@ def test_the_text_line_shows_no_eta_at_0_bytes_per_second() -> None:
         finished_at=None,
     )
     assert "ETA" not in Snapshot.take(result).line()
+
+
+def test_the_polling_lag_is_half_the_interval_x_asks_for() -> None:
+    # The prior adds half the documented 5 s between polls; X's answers in this batch say
+    # how long the interval really is: half of its median, once any answer said.
+    eta = EtaEstimator()
+    held = gif(0, state="processing", bytes_done=GIF, uploaded_at=100.0)
+    without_lag = prior_s("tweet_gif", GIF) - DEFAULT_POLLING_S
+    eta.observe([held], 101.0)
+    assert eta.estimate([held], 101.0) == pytest.approx(without_lag + DEFAULT_POLLING_S - 1.0)
+    events = [Event("b", 0, "g0.gif", "FINALIZE", 1, 99.5, 100.0, ok=True, state="pending",
+                    check_after_secs=1)]  # fmt: skip
+    eta.observe([held], 101.0, events)
+    assert eta.estimate([held], 101.0) == pytest.approx(without_lag + 0.5 - 1.0)
+    # Two answers asking for 5 s: the median interval is 5 s. An answer that says done asks
+    # for nothing, and 0 counts as the 1 s the poller waits at least.
+    events += [
+        Event("b", 0, "g0.gif", "STATUS", 1, 101.0, 101.2, state="in_progress",
+              check_after_secs=5),
+        Event("b", 1, "g1.gif", "STATUS", 1, 101.0, 101.2, state="in_progress",
+              check_after_secs=5),
+        Event("b", 2, "g2.gif", "STATUS", 1, 101.0, 101.2, state="succeeded",
+              check_after_secs=30),
+    ]  # fmt: skip
+    eta.observe([held], 102.0, events)
+    assert eta.expected_history().polling_s == pytest.approx(2.5)
+    events += [
+        Event("b", 3, "g3.gif", "FINALIZE", 1, 101.0, 101.2, ok=True, state="pending",
+              check_after_secs=0)
+        for _ in range(3)
+    ]  # fmt: skip
+    eta.observe([held], 102.0, events)
+    assert eta.expected_history().polling_s == pytest.approx(0.5)  # 1, 1, 1, 1, 5, 5
+
+
+def test_a_file_uploads_in_the_time_its_busiest_lane_takes() -> None:
+    # Segments go 3 at a time, each to the first lane free.
+    assert _lane_bytes(FileRecord("b", 0, "v", bytes=5 * MiB, chunk_size=4 * MiB), 3) == 4 * MiB
+    assert _lane_bytes(FileRecord("b", 0, "v", bytes=17 * MiB, chunk_size=4 * MiB), 3) == 8 * MiB
+    assert _lane_bytes(FileRecord("b", 0, "v", bytes=17 * MiB, chunk_size=4 * MiB), 1) == 17 * MiB
+    assert _lane_bytes(FileRecord("b", 0, "v", bytes=3 * MiB), 3) == 3 * MiB  # no plan: one
+    # The batch's speed is learned per lane, and a queued 5 MiB video takes 4 MiB's time:
+    # 1, 2 and 3 MiB (one segment each) took 2, 3 and 4 s: 1 s + 1 s per MiB.
+    done = [
+        FileRecord("b", i, f"p{i}.jpg", bytes=(i + 1) * MiB, chunk_size=4 * MiB,
+                   media_category="tweet_image", state="succeeded", started_at=90.0,
+                   uploaded_at=92.0 + i)
+        for i in range(3)
+    ]  # fmt: skip
+    video = FileRecord("b", 9, "v.mp4", bytes=5 * MiB, chunk_size=4 * MiB, state="queued",
+                       media_category="tweet_video")  # fmt: skip
+    eta = EtaEstimator()
+    eta.estimate([*done, video], 100.0)
+    assert eta.last["uploads_s"] == pytest.approx(1.0 + 4.0)
+    one_lane = EtaEstimator(segment_concurrency=1)  # one APPEND at a time: all 5 MiB
+    one_lane.estimate([*done, video], 100.0)
+    assert one_lane.last["uploads_s"] == pytest.approx(1.0 + 5.0)

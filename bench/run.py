@@ -74,6 +74,7 @@ BENCHES = (
     Bench("repair_overlap", "fix=True: how much of the repair hides behind the uploads"),
     Bench("import_time", "import mediakit against import pandas"),
     Bench("frames", "the events frame of 100,000 events against DataFrame.from_records"),
+    Bench("eta", "the dashboard's ETA at 25/50/75 % of a batch against the time really left"),
     Bench("dashboard_overhead", "the widget dashboard's cost in a real kernel"),
     Bench(
         "background_job",

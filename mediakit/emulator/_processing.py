@@ -195,7 +195,7 @@ def _terminal_at(row: MediaRow) -> float:
 
 def is_processing_done(row: MediaRow, now: float) -> bool:
     assert row.finalized_at is not None
-    return now - row.finalized_at >= _terminal_at(row)
+    return not row.decoding and now - row.finalized_at >= _terminal_at(row)
 
 
 def processing_info(row: MediaRow, now: float, max_check_after: int) -> dict[str, Any]:
@@ -208,6 +208,9 @@ def processing_info(row: MediaRow, now: float, max_check_after: int) -> dict[str
     elapsed = now - row.finalized_at
     seconds = row.processing_s or 0.0
     terminal_at = _terminal_at(row)
+    if row.decoding and elapsed >= terminal_at:
+        # The decode has not ended: nothing is known of the outcome yet (STATUS waits for it).
+        return {"state": "in_progress", "check_after_secs": 1, "progress_percent": 99}
     if elapsed >= terminal_at:
         if row.outcome == "failed":
             error: dict[str, Any] = {"code": row.error_code, "name": row.error_name}

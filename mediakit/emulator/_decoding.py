@@ -29,8 +29,10 @@ def this_decoder() -> str:
 
 
 def running(state_id: str, media_id: str) -> Future[None] | None:
+    """The decode of this media running in this process, if one is."""
     with _LOCK:
-        return _RUNNING.get((state_id, media_id))
+        future = _RUNNING.get((state_id, media_id))
+    return None if future is None or future.done() else future
 
 
 def decoder_alive(decoder: str, state_id: str, media_id: str) -> bool:

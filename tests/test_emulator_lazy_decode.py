@@ -7,6 +7,7 @@ states STATUS gives on a manual clock: nothing here waits for time to pass.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import sqlite3
 import threading
@@ -233,3 +234,30 @@ async def test_close_waits_for_a_running_decode(
             "SELECT decoder, outcome FROM media WHERE id = ?", (media_id,)
         ).fetchone()
     assert decoder is None and outcome == "succeeded"  # stored before the state closed
+
+
+async def test_a_status_waits_for_a_decode_another_process_runs(
+    serve, gate: DecodeGate, media_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen from a process that does not run it: STATUS polls the shared state for it."""
+    clock = ManualClock(1_800_000_000)
+    emulator, base = serve(clock=clock, processing_costs=COST)
+    clip = mf.make_mp4(media_dir / "c.mp4").read_bytes()
+    async with make_client(base) as c:
+        media_id, _done = await upload_bytes(c, clip, "tweet_video")
+        await gate.wait_entered()
+        # The row names a live process other than this one; this one's decode is not seen.
+        with sqlite3.connect(emulator.state_path) as db:
+            db.execute("UPDATE media SET decoder = ? WHERE id = ?", (str(os.getppid()), media_id))
+        looked_up = _decoding.Decodes.running
+
+        def elsewhere(self: _decoding.Decodes, media_id: str) -> object:
+            looked_up(self, media_id)  # sets `gate.waiting`
+            return None
+
+        monkeypatch.setattr(_decoding.Decodes, "running", elsewhere)
+        clock.advance(10.0)
+        waiting = asyncio.ensure_future(info_of(c, media_id))
+        await gate.release_when_waited_for()
+        assert await waiting == {"state": "succeeded", "progress_percent": 100}
+    assert gate.calls == 1  # polled for, not taken over

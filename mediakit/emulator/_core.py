@@ -7,6 +7,12 @@ result or the `UploadRefused` in their own dialect's shape. Nothing here knows H
                                              └─► processing: pending → in_progress
                                                   → succeeded | failed
     a session not finalized in time, or media past its expiry, is gone (not found)
+
+FINALIZE decodes images before it answers, as X does. A video or GIF it only probes and
+hashes (what X refuses at FINALIZE is refused there still); its decode runs afterwards in a
+worker thread (`_decoding`) as the start of processing, and its result gives the processing
+plan. The modelled time counts from FINALIZE, and STATUS never gives an outcome before the
+decode has ended: once the time is up it waits for the decode.
 """
 
 from __future__ import annotations
@@ -416,11 +422,7 @@ class MediaService:
     def _take_over(self, row: MediaRow) -> None:
         assert row.decoder is not None
         if self.store.claim_decode(row.id, row.decoder, this_decoder()):
-            future = self.decodes.reserve(row.id)
-            try:
-                self._decode(row.id, None)
-            finally:
-                future.set_result(None)
+            self.decodes.run_here(row.id, lambda: self._decode(row.id, None))
 
     def close(self) -> None:
         """Wait for the decodes this service started: none outlives the emulator."""

@@ -70,6 +70,10 @@ class Decodes:
             executor = self._executor
         executor.submit(self._run, media_id, future, job)
 
+    def run_here(self, media_id: str, job: Callable[[], None]) -> None:
+        """Run a decode in the calling thread (one taken over), marked running meanwhile."""
+        self._run(media_id, self.reserve(media_id), job)
+
     def _run(self, media_id: str, future: Future[None], job: Callable[[], None]) -> None:
         try:
             job()

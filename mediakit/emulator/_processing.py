@@ -1,11 +1,12 @@
 """How X processes a video or GIF after FINALIZE: whether it takes it, how long, whether it fails.
 
-Two separate questions, answered in this order at FINALIZE:
+Two separate questions, answered in this order once the decode that follows FINALIZE has
+ended (`_core.MediaService._decode`):
 
 1. Is this media acceptable? (`media_problem`) The judge's call (`_judge.processing_refusal`,
-   the code preflight uses): every limit of the table, on what FINALIZE measured and decoded
-   in the real bytes (`_verify`), fails `InvalidMedia` or `UnsupportedMedia` with a message
-   naming the limit (X's own wording for the duration).
+   the code preflight uses): every limit of the table, on what FINALIZE measured and the
+   decode found in the real bytes (`_verify`), fails `InvalidMedia` or `UnsupportedMedia`
+   with a message naming the limit (X's own wording for the duration).
 2. How does processing go? (`ProcessingModel`) A time per category from a linear model, base
    seconds + seconds per MB + seconds per second of video, plus additive noise; and injected
    failures. Both are drawn from a generator seeded by the emulator's seed and the content's

@@ -229,10 +229,14 @@ class Emulator:
 
     @property
     def media(self) -> list[MediaRecord]:
-        """Every media id the emulator holds, with its state as of now."""
+        """Every media id the emulator holds, with its state as of now (once the decodes
+        running in this process have ended: the records show their results)."""
+        for row in self._store.all_media():
+            self._service.settle(row.id)
         return [self._record(row) for row in self._store.all_media()]
 
     def media_by_id(self, media_id: str) -> MediaRecord | None:
+        self._service.settle(media_id)
         row = self._store.get_media(media_id)
         return None if row is None else self._record(row)
 
@@ -245,6 +249,7 @@ class Emulator:
         self._log.clear()
 
     def close(self) -> None:
+        self._service.close()  # the decodes it started write to the store
         self._store.close()
 
     def __enter__(self) -> Emulator:

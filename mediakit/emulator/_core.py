@@ -7,12 +7,20 @@ result or the `UploadRefused` in their own dialect's shape. Nothing here knows H
                                              └─► processing: pending → in_progress
                                                   → succeeded | failed
     a session not finalized in time, or media past its expiry, is gone (not found)
+
+FINALIZE decodes images before it answers, as X does. A video or GIF it only probes and
+hashes (what X refuses at FINALIZE is refused there still); its decode runs afterwards in a
+worker thread (`_decoding`) as the start of processing, and its result gives the processing
+plan. The modelled time counts from FINALIZE, and STATUS never gives an outcome before the
+decode has ended: once the time is up it waits for the decode.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +34,8 @@ from .._judge import judge, processing_refusal
 from .._limits import CATEGORIES, IMAGE_TYPES, MEDIA_TYPES, VIDEO_TYPES, Limits
 from .._verify import verified
 from ._config import EmulatorConfig
-from ._processing import ProcessingModel, processing_info
+from ._decoding import Decodes, this_decoder
+from ._processing import ProcessingModel, ProcessingPlan, processing_info
 from ._store import MediaRow, Store, file_sha256
 
 __all__ = ["MediaService", "UploadRefused", "post_category"]
@@ -34,6 +43,11 @@ __all__ = ["MediaService", "UploadRefused", "post_category"]
 SEGMENTS_MISMATCH = "Segments do not add up to provided total file size."
 UNRECOGNIZED = "media type unrecognized."
 LARGE_SYNC = "Large file can not be finalized synchronously."
+# What processing says of a file whose decode could not read it (code, name, message, progress)
+_UNREADABLE = (1, "InvalidMedia", "file is invalid", 100)
+# How long a STATUS waits for a decode another process runs before answering in_progress
+DECODE_WAIT_S = 30.0
+_log = logging.getLogger("mediakit.emulator")
 
 
 @dataclass
@@ -84,6 +98,7 @@ class MediaService:
     def __init__(self, config: EmulatorConfig, store: Store) -> None:
         self.config = config
         self.store = store
+        self.decodes = Decodes(store.state_id)
         self.processing = ProcessingModel(
             seed=config.seed,
             limits=config.limits,
@@ -238,22 +253,47 @@ class MediaService:
         if not segments or received != row.total_bytes:
             raise UploadRefused("segments", SEGMENTS_MISMATCH)
         path = await anyio.to_thread.run_sync(self.store.join_segments, media_id)
-        info, digest = await self._read_joined(path, row.media_category)
+        category = row.media_category
+        # What X processes is decoded during processing, after FINALIZE has answered.
+        deferred = category is not None and Limits.is_async(category)
+        info, digest = await self._read_joined(path, category, decode=not deferred)
         try:
             fields = self._finalize_fields(row, info, digest)
         except UploadRefused:
             _unlink(str(path))
             raise
-        self.store.update_media(media_id, **fields)
-        if not self.config.keep_media:
-            # The checks that need the bytes ran above; X keeps no copy we could serve.
-            self.store.remove_spool(media_id)
+        if deferred and self._needs_decode(info, category):
+            assert info is not None and category is not None
+            future = self.decodes.reserve(media_id)
+            # Until the decode ends: the time the headers give, and no outcome yet.
+            fields.update(
+                outcome=None,
+                error_code=None,
+                error_name=None,
+                error_message=None,
+                fail_progress=None,
+                decoder=this_decoder(),
+                attempt=self.store.earlier_uploads(digest, media_id),
+            )
+            try:
+                self.store.update_media(media_id, **fields)
+            except BaseException:
+                future.set_result(None)
+                raise
+            self.decodes.start(media_id, future, lambda: self._decode(media_id, info))
+        else:
+            self.store.update_media(media_id, **fields)
+            if not self.config.keep_media:
+                # The checks that need the bytes ran above; X keeps no copy we could serve.
+                self.store.remove_spool(media_id)
         final = self.store.get_media(media_id)
         assert final is not None
         return final
 
-    async def _read_joined(self, path: Path, category: str | None) -> tuple[MediaInfo | None, str]:
-        """Probe and decode the file while another thread hashes it: both drop the GIL, so on
+    async def _read_joined(
+        self, path: Path, category: str | None, *, decode: bool = True
+    ) -> tuple[MediaInfo | None, str]:
+        """Probe (and decode) the file while another thread hashes it: both drop the GIL, so on
         two cores FINALIZE takes about the longer of the two, not their sum."""
         digest: list[str] = []
         info: list[MediaInfo | None] = []
@@ -268,7 +308,9 @@ class MediaService:
         async def read_it() -> None:
             try:
                 found = await anyio.to_thread.run_sync(probe, path)
-                info.append(await anyio.to_thread.run_sync(self._decoded, path, found, category))
+                if decode:
+                    found = await anyio.to_thread.run_sync(self._decoded, path, found, category)
+                info.append(found)
             except Exception as exc:
                 failed["read"] = exc
 
@@ -296,6 +338,95 @@ class MediaService:
         if judge(info, category, self.limits):
             return info  # refused on its headers already; not worth decoding
         return verified(path, info)
+
+    def _needs_decode(self, info: MediaInfo | None, category: str | None) -> bool:
+        """Whether `_decoded` would decode this media (else its headers say all there is)."""
+        if info is None or category is None or not Limits.is_async(category):
+            return False
+        return not judge(info, category, self.limits)
+
+    # the decode that processing starts with (worker thread)
+
+    def _decode(self, media_id: str, info: MediaInfo | None) -> None:
+        """Decode the joined file, and store the processing plan its result gives, as
+        `_finalize_fields` did at FINALIZE: the duration the headers lacked, damage failing.
+        `info` is None when this process takes over a decode another one left."""
+        row = self.store.get_media(media_id)
+        if row is None or not row.decoding:
+            return
+        category = row.media_category
+        assert category is not None and row.content_sha256 is not None
+        try:
+            path = self.store.joined_path(media_id)
+            found = probe(path) if info is None else info
+            decoded = self._decoded(path, found, category)
+            plan = self.processing.plan(
+                category=category,
+                size=row.total_bytes,
+                info=decoded,
+                content_sha256=row.content_sha256,
+                attempt=row.attempt or 0,
+            )
+            duration_s = decoded.duration_s if decoded is not None else row.duration_s
+        except Exception:  # the bytes are gone or unreadable: X could not process them either
+            _log.exception("decoding media %s failed", media_id)
+            plan = ProcessingPlan(row.processing_s or 0.0, "failed", *_UNREADABLE)
+            duration_s = row.duration_s
+        self.store.finish_decode(
+            media_id,
+            duration_s=duration_s,
+            processing_s=plan.seconds,
+            outcome=plan.outcome,
+            error_code=plan.error_code,
+            error_name=plan.error_name,
+            error_message=plan.error_message,
+            fail_progress=plan.fail_progress,
+        )
+        if not self.config.keep_media:
+            self.store.remove_spool(media_id)
+
+    async def settled(self, row: MediaRow) -> MediaRow:
+        """`row` once its decode has ended, if the processing time the model gave at FINALIZE
+        is over: STATUS never says succeeded or failed before the decode's result is known.
+        """
+        assert row.finalized_at is not None
+        if not row.decoding or self.now() - row.finalized_at < (row.processing_s or 0.0):
+            return row
+        deadline = time.monotonic() + DECODE_WAIT_S
+        while row.decoding and time.monotonic() < deadline:
+            assert row.decoder is not None
+            future = self.decodes.running(row.id)
+            if future is not None:
+                await anyio.to_thread.run_sync(future.result)
+            elif not self.decodes.alive(row.decoder, row.id):
+                await anyio.to_thread.run_sync(self._take_over, row)
+            else:
+                await anyio.sleep(0.02)  # another process decodes it, into the shared state
+            fresh = self.store.get_media(row.id)
+            if fresh is None:
+                break
+            row = fresh
+        return row
+
+    def settle(self, media_id: str) -> None:
+        """Wait for the decode of `media_id` if one runs in this process (introspection)."""
+        row = self.store.get_media(media_id)
+        if row is None or row.decoder is None:
+            return
+        future = self.decodes.running(media_id)
+        if future is not None:
+            future.result()
+        elif not self.decodes.alive(row.decoder, media_id):
+            self._take_over(row)
+
+    def _take_over(self, row: MediaRow) -> None:
+        assert row.decoder is not None
+        if self.store.claim_decode(row.id, row.decoder, this_decoder()):
+            self.decodes.run_here(row.id, lambda: self._decode(row.id, None))
+
+    def close(self) -> None:
+        """Wait for the decodes this service started: none outlives the emulator."""
+        self.decodes.close()
 
     def _finalize_fields(
         self, row: MediaRow, info: MediaInfo | None, digest: str
@@ -398,13 +529,13 @@ class MediaService:
             return {"video": {"video_type": "video/mp4"}}
         return {}
 
-    def status(self, *, user_id: str, media_id: str) -> MediaRow:
+    async def status(self, *, user_id: str, media_id: str) -> MediaRow:
         row = self.find(user_id, media_id)
         if row is None or row.phase != "finalized":
             raise UploadRefused("not_found", "Not found")
         if row.processing_s is None and self.config.status_of_sync_media == "not_found":
             raise UploadRefused("not_found", "Not found")
-        return row
+        return await self.settled(row)
 
     # maintenance
 

@@ -1,11 +1,12 @@
 """How X processes a video or GIF after FINALIZE: whether it takes it, how long, whether it fails.
 
-Two separate questions, answered in this order at FINALIZE:
+Two separate questions, answered in this order once the decode that follows FINALIZE has
+ended (`_core.MediaService._decode`):
 
 1. Is this media acceptable? (`media_problem`) The judge's call (`_judge.processing_refusal`,
-   the code preflight uses): every limit of the table, on what FINALIZE measured and decoded
-   in the real bytes (`_verify`), fails `InvalidMedia` or `UnsupportedMedia` with a message
-   naming the limit (X's own wording for the duration).
+   the code preflight uses): every limit of the table, on what FINALIZE measured and the
+   decode found in the real bytes (`_verify`), fails `InvalidMedia` or `UnsupportedMedia`
+   with a message naming the limit (X's own wording for the duration).
 2. How does processing go? (`ProcessingModel`) A time per category from a linear model, base
    seconds + seconds per MB + seconds per second of video, plus additive noise; and injected
    failures. Both are drawn from a generator seeded by the emulator's seed and the content's
@@ -195,7 +196,7 @@ def _terminal_at(row: MediaRow) -> float:
 
 def is_processing_done(row: MediaRow, now: float) -> bool:
     assert row.finalized_at is not None
-    return now - row.finalized_at >= _terminal_at(row)
+    return not row.decoding and now - row.finalized_at >= _terminal_at(row)
 
 
 def processing_info(row: MediaRow, now: float, max_check_after: int) -> dict[str, Any]:
@@ -208,6 +209,9 @@ def processing_info(row: MediaRow, now: float, max_check_after: int) -> dict[str
     elapsed = now - row.finalized_at
     seconds = row.processing_s or 0.0
     terminal_at = _terminal_at(row)
+    if row.decoding and elapsed >= terminal_at:
+        # The decode has not ended: nothing is known of the outcome yet (STATUS waits for it).
+        return {"state": "in_progress", "check_after_secs": 1, "progress_percent": 99}
     if elapsed >= terminal_at:
         if row.outcome == "failed":
             error: dict[str, Any] = {"code": row.error_code, "name": row.error_name}

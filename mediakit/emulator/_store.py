@@ -68,7 +68,9 @@ CREATE TABLE IF NOT EXISTS media (
     metadata TEXT NOT NULL DEFAULT '{}',
     subtitles TEXT NOT NULL DEFAULT '[]',
     spool_removed INTEGER NOT NULL DEFAULT 0,
-    content_sha256 TEXT
+    content_sha256 TEXT,
+    decoder TEXT,
+    attempt INTEGER
 );
 CREATE TABLE IF NOT EXISTS segments (
     media_id TEXT NOT NULL,
@@ -136,6 +138,13 @@ class MediaRow:
     subtitles: list[dict[str, Any]]
     spool_removed: bool
     content_sha256: str | None = None
+    # Set while the decode that processing starts with has not ended: the pid decoding it.
+    decoder: str | None = None
+    attempt: int | None = None  # how many earlier uploads of this content, at FINALIZE
+
+    @property
+    def decoding(self) -> bool:
+        return self.decoder is not None
 
     def owned_by(self, user_id: str) -> bool:
         return user_id == self.owner or user_id in self.additional_owners
@@ -279,6 +288,28 @@ class Store:
         with self.transaction() as db:
             db.execute(f"UPDATE media SET {assignments} WHERE id = ?", (*fields.values(), media_id))
 
+    def claim_decode(self, media_id: str, old: str, new: str) -> bool:
+        """Take over the decode of `media_id` from `old` (a process gone); False if it ended."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE media SET decoder = ? WHERE id = ? AND decoder = ?", (new, media_id, old)
+            )
+        return cursor.rowcount == 1
+
+    def finish_decode(self, media_id: str, **fields: Any) -> bool:
+        """Store what the decode found, once: False when another decoder stored it first."""
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        with self.transaction() as db:
+            cursor = db.execute(
+                f"UPDATE media SET {assignments}, decoder = NULL "
+                "WHERE id = ? AND decoder IS NOT NULL",
+                (*fields.values(), media_id),
+            )
+        return cursor.rowcount == 1
+
+    def joined_path(self, media_id: str) -> Path:
+        return self.spool_dir / media_id / "media.bin"
+
     def get_media(self, media_id: str) -> MediaRow | None:
         with self._lock:
             row = self._db.execute("SELECT * FROM media WHERE id = ?", (media_id,)).fetchone()
@@ -331,7 +362,7 @@ class Store:
 
     def join_segments(self, media_id: str) -> Path:
         """Join the segments in index order into one file, copied inside the kernel."""
-        target = self.spool_dir / media_id / "media.bin"
+        target = self.joined_path(media_id)
         # Unbuffered: the copy moves the descriptors' offsets behind a buffered file's back.
         with open(target, "wb", buffering=0) as out:
             for segment_index, _size in self.segments(media_id):
@@ -471,8 +502,12 @@ def _migrate(db: sqlite3.Connection) -> None:
     """Bring an older state file up to SCHEMA_VERSION, in the open transaction."""
     row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     version = int(row[0]) if row else SCHEMA_VERSION
+    columns = {r[1] for r in db.execute("PRAGMA table_info(media)")}
+    # Added within version 2 (an older emulator never reads them): the deferred decode.
+    for name, kind in (("decoder", "TEXT"), ("attempt", "INTEGER")):
+        if name not in columns:
+            db.execute(f"ALTER TABLE media ADD COLUMN {name} {kind}")
     if version < 2:
-        columns = {r[1] for r in db.execute("PRAGMA table_info(media)")}
         if "content_sha256" not in columns:
             db.execute("ALTER TABLE media ADD COLUMN content_sha256 TEXT")
         # Version 1 kept tokens in plain text: keep only their digests from now on.

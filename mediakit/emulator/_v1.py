@@ -378,7 +378,7 @@ class V1:
         media_id = _media_id(query)
         note(media_id=media_id)
         try:
-            row = self.service.status(user_id=principal.user_id, media_id=media_id)
+            row = await self.service.status(user_id=principal.user_id, media_id=media_id)
         except UploadRefused as exc:
             raise V1Error(refusal(exc)) from None
         described = self.service.describe(row)

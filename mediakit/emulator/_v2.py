@@ -337,7 +337,7 @@ class V2:
         _check_id(media_id, "media_id", "query")
         assert media_id is not None
         principal = self.authenticate(request)
-        row = self.service.status(user_id=principal.user_id, media_id=media_id)
+        row = await self.service.status(user_id=principal.user_id, media_id=media_id)
         described = self.service.describe(row)
         note(state=described.get("processing_info", {}).get("state"))
         return _data(described)

@@ -229,6 +229,9 @@ class Journal:
             for name in wanted:
                 if name not in have:
                     self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name}")
+        # `prior` looks files up by exact name once per file: unindexed, each look-up scanned
+        # every file ever journaled (1.9 ms at 10,000 rows; 0.03 ms indexed).
+        self._db.execute("CREATE INDEX IF NOT EXISTS files_path_bytes ON files (path_bytes)")
 
     @property
     def schema_version(self) -> int:

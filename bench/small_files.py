@@ -12,7 +12,11 @@ once by each client, alternately, each in a fresh child process on a fresh emula
 
 Printed: files per second of each and their ratio (aim ≥ 0.7), and the client process's CPU
 time per file (user + system, `time.process_time`; the emulator's is its own process's).
+
+mediakit signs with the emulator's OAuth 1.0a keys (its default there) unless `--user-token`:
+then it sends the OAuth 2.0 user token the raw loop sends, so both pay for the same auth.
 Usage: python bench/small_files.py [--quick] [--json PATH] [--files 5000] [--concurrency 4]
+       [--user-token]
 """
 
 from __future__ import annotations
@@ -31,13 +35,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _workloads as w
 
 
-async def mediakit_run(files: list[Path], url: str, concurrency: int) -> None:
+async def mediakit_run(
+    files: list[Path], url: str, concurrency: int, user_token: bool = False
+) -> None:
     import mediakit as mk
+    from mediakit.emulator import DEMO
 
+    token = mk.Credentials.user_token(DEMO.user_token) if user_token else None
     with tempfile.TemporaryDirectory() as tmp:
         result = await mk.upload_files_async(
             files,
             base_url=url,
+            credentials=token,
             concurrency=concurrency,
             progress="none",
             journal=Path(tmp) / "journal.sqlite",
@@ -45,7 +54,7 @@ async def mediakit_run(files: list[Path], url: str, concurrency: int) -> None:
     assert result.counts == {"succeeded": len(files)}, result.counts
 
 
-async def raw_run(files: list[Path], url: str, concurrency: int) -> None:
+async def raw_run(files: list[Path], url: str, concurrency: int, user_token: bool = True) -> None:
     import httpx
 
     from mediakit.emulator import DEMO
@@ -84,10 +93,11 @@ async def raw_run(files: list[Path], url: str, concurrency: int) -> None:
 def child(args: argparse.Namespace) -> None:
     files = w.files_in(Path(args.folder))[: args.files]
     run = mediakit_run if args.child == "mediakit" else raw_run
-    asyncio.run(run(files[:20], args.url, args.concurrency))  # warm-up: imports, connections
+    token = args.user_token
+    asyncio.run(run(files[:20], args.url, args.concurrency, token))  # warm-up: imports, connections
     files = files[20:]
     cpu, started = time.process_time(), time.perf_counter()
-    asyncio.run(run(files, args.url, args.concurrency))
+    asyncio.run(run(files, args.url, args.concurrency, token))
     out = {
         "files": len(files),
         "wall_s": time.perf_counter() - started,
@@ -99,7 +109,8 @@ def child(args: argparse.Namespace) -> None:
 def measure(which: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     with w.emulator() as (url, _pid):
         cmd = [sys.executable, __file__, "--child", which, "--url", url, "--folder", str(folder),
-               "--files", str(args.files), "--concurrency", str(args.concurrency)]  # fmt: skip
+               "--files", str(args.files), "--concurrency", str(args.concurrency),
+               *(["--user-token"] if args.user_token else [])]  # fmt: skip
         done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=w.ROOT)
     if done.returncode != 0:
         raise SystemExit(f"{which} child failed:\n{done.stdout}{done.stderr}")
@@ -111,6 +122,9 @@ def main() -> None:
     w.add_common_args(parser)
     parser.add_argument("--files", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--user-token", action="store_true", help="mediakit sends the raw loop's OAuth 2.0 token"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
@@ -146,6 +160,9 @@ def main() -> None:
             "server": "mediakit emulator, another process, 127.0.0.1, no added latency",
             "rate limits": "off",
             "journal": "on (a file of its own)",
+            "auth": "mediakit and raw: OAuth 2.0 user token"
+            if args.user_token
+            else "mediakit: OAuth 1.0a (its emulator default); raw: OAuth 2.0 user token",
         },
         [
             w.figure("mediakit", round(ours_rate, 1), "files/s"),

@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ._client import MediaClient, RequestContext
+from ._client import INLINE_READ_BYTES, MediaClient, RequestContext
 from ._concurrency import Change
 from ._errors import APIError, MediakitError, ProcessingError, TLSError, TransportError
 from ._failures import answer_lost, processing_error
@@ -385,7 +385,10 @@ class Batch:
         record, check, resume = item.record, item.check, item.resume
         # Checked again just before the first request: a file (or its folder) gone since it
         # was inspected must not cost an INIT, which would be an orphan.
-        problem = await asyncio.to_thread(recheck, check)
+        if (check.size or 0) <= INLINE_READ_BYTES:
+            problem = recheck(check)
+        else:
+            problem = await asyncio.to_thread(recheck, check)
         if problem is not None:
             record.error_message = problem
             self._finish(record, "invalid")
@@ -445,8 +448,10 @@ class Batch:
         self._finish(record, "failed", error)
 
     def _absorb(self, record: FileRecord, state: MediaState) -> None:
-        record.media_id = state.media_id
-        record.media_key = state.media_key or record.media_key
+        if record.media_id != state.media_id:  # else keep the string its events share
+            record.media_id = state.media_id
+        if state.media_key and state.media_key != record.media_key:
+            record.media_key = state.media_key
         if state.expires_at is not None:
             record.expires_at = state.expires_at_s
         if state.progress_percent is not None:

@@ -48,14 +48,19 @@ from ._http import httpx, make_client, pool_size
 from ._logs import watch
 from ._media import DEFAULT_CHUNK, FileCheck, inspect_file, read_chunk
 from ._protocol import DIALECTS, ErrorInfo, MediaState, Outgoing, parse_error, read_state
-from ._records import Event
+from ._records import PROCESSING_STATES, Event
 from ._retry import RETRY_STATUSES, RetryPolicy, retry_delay
 
 if TYPE_CHECKING:
     from ._target import Target
     from .emulator import Emulator
 
-__all__ = ["MediaClient", "RequestContext"]
+__all__ = ["INLINE_READ_BYTES", "MediaClient", "RequestContext"]
+
+# A file this small is read (and rechecked) on the loop: cheaper than a thread's hand-off, and
+# no buffer in another thread's malloc arena. Larger files (maybe a slow disk) use threads.
+INLINE_READ_BYTES = 64 * 1024
+_STATES = {state: state for state in PROCESSING_STATES}
 
 log = logging.getLogger("mediakit")
 
@@ -360,10 +365,12 @@ class MediaClient:
             if found is not None:
                 state = read_state(found, now)
             if state is not None:
-                event.media_id = state.media_id
+                # The strings the batch already holds, not equal copies: it keeps every event.
+                if event.media_id != state.media_id:
+                    event.media_id = state.media_id
                 event.media_key = state.media_key
                 event.size = state.size
-                event.state = state.state
+                event.state = state.state and _STATES.get(state.state, state.state)
                 event.progress_percent = state.progress_percent
                 event.check_after_secs = state.check_after_secs
                 event.expires_after_secs = state.expires_after_secs
@@ -526,18 +533,19 @@ class MediaClient:
                     index = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
-                chunk = await asyncio.get_running_loop().run_in_executor(
-                    reader(),
-                    functools.partial(
-                        read_chunk,
-                        check.path,
-                        index,
-                        check.chunk_size or self.chunk_size,
-                        expect_size=check.size or 0,
-                        expect_mtime=check.mtime,
-                        expect_identity=check.identity,
-                    ),
+                read = functools.partial(
+                    read_chunk,
+                    check.path,
+                    index,
+                    check.chunk_size or self.chunk_size,
+                    expect_size=check.size or 0,
+                    expect_mtime=check.mtime,
+                    expect_identity=check.identity,
                 )
+                if (check.size or 0) <= INLINE_READ_BYTES:
+                    chunk = read()
+                else:
+                    chunk = await asyncio.get_running_loop().run_in_executor(reader(), read)
                 await self.append(media_id, index, chunk, ctx=ctx)
                 if on_segment is not None:
                     on_segment(index, len(chunk))

@@ -84,7 +84,8 @@ def display_path(path: str) -> str:
     return path
 
 
-@dataclass
+# Slots: a batch keeps every event and record (thousands), and a __dict__ each cost ~1 KB.
+@dataclass(slots=True)
 class Event:
     """One HTTP attempt (a retry is another event), with what its answer said."""
 
@@ -121,7 +122,7 @@ class Event:
         return None if self.finished_at is None else self.finished_at - self.started_at
 
 
-@dataclass
+@dataclass(slots=True)
 class FileRecord:
     """One file of a batch: what it is, how it was planned, and how it ended."""
 

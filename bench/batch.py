@@ -352,6 +352,7 @@ def processing_wait(model: Model, row: dict[str, Any]) -> tuple[float, int]:
     failed = row.get("state") == "failed"
     fake = SimpleNamespace(
         finalized_at=0.0,
+        decoding=False,  # the ideal: X's decode is part of the modelled processing time
         processing_s=row.get("processing_s") or 0.0,
         outcome="failed" if failed else "succeeded",
         fail_progress=None,

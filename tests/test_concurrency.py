@@ -156,6 +156,10 @@ def test_a_user_ceiling_is_honoured() -> None:
         one_round(controller, clock, 6, 0.1)
         decision = controller.decide(clock.now(), photos(194, 6), plenty(clock))
         assert decision.limit == 6 and decision.reason == "ceiling"
+    # Stretching round trips do not take a user's N lower (they would an adaptive limit).
+    one_round(controller, clock, 6, 0.5)
+    decision = controller.decide(clock.now(), photos(194, 6), plenty(clock))
+    assert decision.limit == 6 and decision.reason == "ceiling"
     # A ceiling is a most, not a must: the budget still paces below it.
     budgets = plenty(clock) | {"INIT": Budget(1875, 2, clock.now() + 600)}
     assert controller.decide(clock.now(), photos(194, 6), budgets).limit == 1

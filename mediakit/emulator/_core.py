@@ -372,16 +372,7 @@ class MediaService:
             _log.exception("decoding media %s failed", media_id)
             plan = ProcessingPlan(row.processing_s or 0.0, "failed", *_UNREADABLE)
             duration_s = row.duration_s
-        self.store.finish_decode(
-            media_id,
-            duration_s=duration_s,
-            processing_s=plan.seconds,
-            outcome=plan.outcome,
-            error_code=plan.error_code,
-            error_name=plan.error_name,
-            error_message=plan.error_message,
-            fail_progress=plan.fail_progress,
-        )
+        self.store.finish_decode(media_id, duration_s=duration_s, **plan.fields())
         if not self.config.keep_media:
             self.store.remove_spool(media_id)
 
@@ -457,14 +448,7 @@ class MediaService:
                 content_sha256=digest,
                 attempt=self.store.earlier_uploads(digest, row.id),
             )
-            fields.update(
-                processing_s=plan.seconds,
-                outcome=plan.outcome,
-                error_code=plan.error_code,
-                error_name=plan.error_name,
-                error_message=plan.error_message,
-                fail_progress=plan.fail_progress,
-            )
+            fields.update(plan.fields())
             return fields
         # Synchronous: the category (or, without one, the content) says what X returns.
         wanted = Limits.kind_of(category) if category else None

@@ -103,6 +103,17 @@ class ProcessingPlan:
     error_message: str | None = None
     fail_progress: int | None = None
 
+    def fields(self) -> dict[str, Any]:
+        """The media row's columns this plan sets."""
+        return {
+            "processing_s": self.seconds,
+            "outcome": self.outcome,
+            "error_code": self.error_code,
+            "error_name": self.error_name,
+            "error_message": self.error_message,
+            "fail_progress": self.fail_progress,
+        }
+
 
 format_duration = format_x_duration  # X's duration wording, kept under its old name here
 

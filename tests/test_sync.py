@@ -319,15 +319,14 @@ def test_background_result_timeout_and_cancel_in_a_running_loop() -> None:
         print(json.dumps(log))
         """
     )
-    assert out == [
-        "TimeoutError",
-        "done=False",
-        "cancel=True",
-        "cancelled",
-        "finally",
-        "CancelledError",
-        "cancel again=False",
-    ]
+    assert out[:2] == ["TimeoutError", "done=False"]
+    # The job's own "cancelled" and "finally" come from its thread: they may land before or
+    # after this thread logs what cancel() returned, but always in their order, and always
+    # before result() raised (it waits for the job to end).
+    middle = out[2:5]
+    assert sorted(middle) == ["cancel=True", "cancelled", "finally"]
+    assert middle.index("cancelled") < middle.index("finally")
+    assert out[5:] == ["CancelledError", "cancel again=False"]
 
 
 def test_ctrl_c_while_waiting_for_a_background_run_stops_the_wait_not_the_run() -> None:

@@ -217,9 +217,9 @@ def plot_timeline(
         )
 
     bad = chosen["state"].isin(_BAD).to_numpy(dtype=bool)
+    finished = epoch_seconds(chosen["finished_at"]) - origin
     if bad.any():
         ends = rows["last_end"].to_numpy(dtype=np.float64) - origin
-        finished = epoch_seconds(chosen["finished_at"]) - origin
         where = np.where(np.isfinite(ends), ends, np.nan_to_num(finished, nan=0.0))
         ax.scatter(
             where[bad],
@@ -234,9 +234,8 @@ def plot_timeline(
     skipped = (chosen["state"] == "skipped").to_numpy(dtype=bool)
     if skipped.any():
         # Uploaded by an earlier batch: nothing to draw but the fact, where the batch saw it.
-        seen = np.nan_to_num(epoch_seconds(chosen["finished_at"]) - origin, nan=0.0)
         ax.scatter(
-            seen[skipped],
+            np.nan_to_num(finished, nan=0.0)[skipped],
             y[skipped],
             marker="o",
             facecolors="none",
